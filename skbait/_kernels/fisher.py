@@ -1,0 +1,149 @@
+"""Last-layer Fisher factors in Kronecker form, and the quantities built from them.
+
+Every head is reduced to a factor ``V_x = h_x ⊗ C_x`` of the pointwise Fisher
+``I(x) = V_x V_xᵀ``, with ``h_x ∈ R^d`` the representation (a constant-1 entry for a
+bias) and ``C_x = diag(s_x) − u_x s_xᵀ`` a ``k × k`` matrix. Parameter ``(i, a)`` (feature
+``i``, output ``a``) sits at position ``i·k + a``. Keeping ``C_x`` as the two vectors
+``s_x, u_x`` makes ``C_xᵀ Y`` cost ``O(k·m)`` instead of ``O(k²·m)``.
+
+- softmax over ``k`` classes: ``s = √p``, ``u = p`` (``C_x C_xᵀ = diag p − p pᵀ``);
+- binary logistic: ``k = 1``, ``s = √(p(1−p))``, ``u = 0``;
+- squared loss (any number of outputs, paper eq. 6): ``k = 1``, ``s = 1``, ``u = 0``.
+"""
+
+from typing import NamedTuple
+
+import torch
+
+from ._numerics import chunk_rows
+
+
+class Factors(NamedTuple):
+    """Pointwise Fisher factors ``V_x = h_x ⊗ (diag(s_x) − u_x s_xᵀ)`` of ``n`` points.
+
+    Attributes
+    ----------
+    h : torch.Tensor of shape (n, d)
+        Representations.
+    s, u : torch.Tensor of shape (n, k)
+        The two vectors of ``C_x``.
+    """
+
+    h: torch.Tensor
+    s: torch.Tensor
+    u: torch.Tensor
+
+    @property
+    def n_params(self):
+        """``D = d·k``, the number of last-layer parameters."""
+        return self.h.shape[1] * self.s.shape[1]
+
+    def rows(self, index):
+        """The factors of the rows selected by ``index`` (a slice or index tensor)."""
+        return Factors(self.h[index], self.s[index], self.u[index])
+
+    def scaled(self, factor):
+        """Factors of ``√factor · V_x``: every Fisher contribution scaled by ``factor``."""
+        return Factors(self.h, self.s * factor**0.5, self.u)
+
+    def dense(self, index):
+        """The explicit ``D × k`` factor of one point (for the rank-k updates)."""
+        c = self.c_matrix(self.s[index : index + 1], self.u[index : index + 1])[0]
+        return (self.h[index][:, None, None] * c[None]).reshape(self.n_params, -1)
+
+    @staticmethod
+    def c_matrix(s, u):
+        """``C_x = diag(s_x) − u_x s_xᵀ`` for a batch, shape (n, k, k)."""
+        return torch.diag_embed(s) - u[:, :, None] * s[:, None, :]
+
+
+def softmax_factors(h, proba):
+    """Factors of a softmax head with class probabilities ``proba`` (n, k)."""
+    return Factors(h, proba.sqrt(), proba)
+
+
+def rank_one_factors(h, weight=None):
+    """Factors of a rank-1 head: ``V_x = weight_x · h_x`` (``weight = 1`` when None)."""
+    n = h.shape[0]
+    s = torch.ones((n, 1), dtype=h.dtype, device=h.device) if weight is None else weight[:, None]
+    return Factors(h, s, torch.zeros_like(s))
+
+
+def binary_factors(h, proba_positive):
+    """Factors of a binary logistic head with one weight vector: ``√(p(1−p)) h``."""
+    return rank_one_factors(h, (proba_positive * (1.0 - proba_positive)).sqrt())
+
+
+def apply_ct(s, u, y):
+    """``C_xᵀ Y_x`` for a batch: ``diag(s) Y − s (uᵀ Y)``, with ``y`` of shape (n, k, m)."""
+    return s[:, :, None] * (y - torch.einsum("na,nam->nm", u, y)[:, None, :])
+
+
+def _sandwich(s, u, y):
+    """``C_xᵀ Y_x C_x`` for a batch of symmetric ``Y_x``."""
+    left = apply_ct(s, u, y)  # Cᵀ Y
+    return apply_ct(s, u, left.transpose(1, 2))  # Cᵀ (Cᵀ Y)ᵀ = Cᵀ Y C
+
+
+def _pairs(k, device):
+    """Indices ``(a, b)`` with ``a ≤ b``: the entries a symmetric ``k × k`` matrix needs."""
+    return torch.triu_indices(k, k, device=device).unbind(0)
+
+
+def _unpack_symmetric(packed, k, a, b):
+    """(..., n_pairs) upper-triangle entries -> (..., k, k) symmetric matrices."""
+    full = packed.new_empty(packed.shape[:-1] + (k, k))
+    full[..., a, b] = packed
+    full[..., b, a] = packed
+    return full
+
+
+def fisher_sum(factors, *, chunk_size=None):
+    """``Σ_x I(x) = Σ_x (h hᵀ) ⊗ (C_x C_xᵀ)`` as a ``D × D`` matrix.
+
+    Costs ``O(n d² k²/2)`` in one GEMM per chunk (only the ``a ≤ b`` output pairs);
+    the ``n × D × k`` tensor is never built.
+    """
+    h, s, u = factors
+    n, d = h.shape
+    k = s.shape[1]
+    a, b = _pairs(k, h.device)
+    m = a.shape[0]
+    total = torch.zeros((d, d * m), dtype=h.dtype, device=h.device)
+    step = chunk_rows(n, d * m, device=h.device, dtype=h.dtype, chunk_size=chunk_size)
+    for start in range(0, n, step):
+        part = factors.rows(slice(start, start + step))
+        c = Factors.c_matrix(part.s, part.u)
+        g = (c @ c.transpose(1, 2))[:, a, b]
+        total += part.h.T @ (part.h[:, :, None] * g[:, None, :]).reshape(-1, d * m)
+    full = _unpack_symmetric(total.reshape(d, d, m), k, a, b)  # [i, j, a, b]
+    return full.permute(0, 2, 1, 3).reshape(d * k, d * k)
+
+
+def quad_forms(factors, matrices, *, chunk_size=None):
+    """``V_xᵀ A V_x`` for every point and every symmetric ``D × D`` matrix in ``matrices``.
+
+    Returns a list of tensors of shape (n, k, k), one per matrix. Costs ``O(n d² k²/2)``
+    per matrix: ``h`` is contracted twice against ``A`` seen as ``d × d × (k × k)``,
+    keeping only the ``a ≤ b`` entries of the symmetric result.
+    """
+    h, s, u = factors
+    n, d = h.shape
+    k = s.shape[1]
+    a, b = _pairs(k, h.device)
+    m = a.shape[0]
+    stacked = torch.cat(
+        [mat.reshape(d, k, d, k).permute(0, 2, 1, 3)[:, :, a, b] for mat in matrices], dim=2
+    ).reshape(d, -1)  # [i, (j, matrix, pair)]
+    width = len(matrices) * m
+    out = [torch.empty((n, k, k), dtype=h.dtype, device=h.device) for _ in matrices]
+    step = chunk_rows(n, d * width, device=h.device, dtype=h.dtype, chunk_size=chunk_size)
+    for start in range(0, n, step):
+        rows = slice(start, start + step)
+        hc = h[rows]
+        t = (hc @ stacked).reshape(-1, d, width)  # Σ_i h_i A[i, a, j, b]
+        inner = (hc[:, None, :] @ t).reshape(-1, len(matrices), m)  # then Σ_j h_j
+        for j, target in enumerate(out):
+            sym = _unpack_symmetric(inner[:, j], k, a, b)
+            target[rows] = _sandwich(s[rows], u[rows], sym)
+    return out

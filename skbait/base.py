@@ -1,0 +1,212 @@
+"""Base classes: the public ``fit``/``select`` validate, subclasses fill in ``_fit``/``_select``."""
+
+from abc import abstractmethod
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, clone
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import (
+    check_array,
+    check_consistent_length,
+    check_is_fitted,
+    validate_data,
+)
+
+from sklearn.pipeline import Pipeline
+
+from ._heads import _unwrap, final_step, head_task, last_layer
+from ._kernels.fisher import binary_factors, rank_one_factors, softmax_factors
+from .utils._device import resolve_device
+from .utils._param_validation import HasMethods, StrOptions
+from .utils._validation import check_n
+
+
+class BaseSampler(BaseEstimator):
+    """Base class of all samplers.
+
+    ``fit(X_labeled, y_labeled)`` validates its inputs and calls ``_fit``;
+    ``select(X_pool, n)`` checks the sampler is fitted, validates the pool and ``n``, and
+    calls ``_select(X_pool, n)``, which returns the chosen indices and their scores.
+    Subclasses implement ``_select`` and, when they need the labeled set, ``_fit``.
+    """
+
+    _parameter_constraints: dict = {}
+
+    def fit(self, X, y=None):
+        """Record the labeled set (and fit the model, for model-based samplers).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_labeled, n_features)
+            Labeled inputs.
+        y : array-like of shape (n_labeled,) or (n_labeled, n_outputs), default=None
+            Their labels.
+
+        Returns
+        -------
+        self : object
+            The fitted sampler.
+        """
+        self._validate_params()
+        X, y = self._validate_fit_data(X, y)
+        self.n_labeled_ = _num_rows(X)
+        self._fit(X, y)
+        return self
+
+    def select(self, X_pool, n):
+        """Choose ``n`` points of ``X_pool`` to label next.
+
+        Parameters
+        ----------
+        X_pool : array-like of shape (n_pool, n_features)
+            Unlabeled candidates. Never modified.
+        n : int
+            Number of points to choose, ``1 <= n <= n_pool``.
+
+        Returns
+        -------
+        indices : ndarray of shape (n,), dtype=np.intp
+            Distinct row indices into ``X_pool``, in the order they were chosen.
+        """
+        check_is_fitted(self)
+        X_pool = self._validate_pool(X_pool)
+        n = check_n(n, _num_rows(X_pool))
+        indices, scores = self._select(X_pool, n)
+        indices = np.asarray(indices, dtype=np.intp)
+        if indices.shape != (n,) or len(np.unique(indices)) != n:
+            raise RuntimeError(f"{type(self).__name__} produced invalid indices {indices}.")
+        self.scores_ = np.asarray(scores, dtype=float)
+        return indices
+
+    def _fit(self, X, y):
+        """Hook for what a sampler learns from the labeled set; nothing by default."""
+
+    @abstractmethod
+    def _select(self, X_pool, n):
+        """Return ``(indices, scores)`` for a validated pool and batch size."""
+
+    def _validate_fit_data(self, X, y):
+        X = validate_data(self, X, accept_sparse=("csr", "csc"), reset=True)
+        if y is not None:
+            check_consistent_length(X, y)
+        return X, y
+
+    def _validate_pool(self, X_pool):
+        return validate_data(self, X_pool, accept_sparse=("csr", "csc"), reset=False)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+
+class ModelSampler(BaseSampler):
+    """Base class of samplers that query a model's last layer.
+
+    It fits (a clone of) ``estimator`` on the labeled set, or checks it is fitted when
+    ``prefit=True``, resolves the torch device, and turns the model's last layer on any
+    ``X`` into tensors for the kernels. Subclasses implement ``_select`` and may override
+    ``_fit_labeled(layer)`` to cache what the labeled set contributes.
+    """
+
+    _parameter_constraints: dict = {
+        "estimator": [HasMethods(["fit"])],
+        "prefit": ["boolean"],
+        "device": [StrOptions({"auto", "cpu", "cuda"}), torch.device, str],
+    }
+
+    #: Tasks a sampler is defined for; others get a clear error at ``fit``.
+    _tasks = ("classification", "regression")
+
+    def __init__(self, estimator, *, prefit=False, device="auto"):
+        self.estimator = estimator
+        self.prefit = prefit
+        self.device = device
+
+    def _validate_fit_data(self, X, y):
+        task = head_task(self.estimator)
+        if task not in self._tasks:
+            raise TypeError(
+                f"{type(self).__name__} is not defined for {task}; for regression use "
+                "BaitSampler, DeterminantalSampler, CoresetSampler or RandomSampler."
+            )
+        X = self._check_X(X, reset=True)
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None."
+            )
+        if task == "classification":
+            y = check_array(y, ensure_2d=False, dtype=None, input_name="y")
+            check_classification_targets(y)
+            if not self.prefit and len(np.unique(y)) < 2:
+                raise ValueError(
+                    f"The labeled set has only one class ({np.unique(y)[0]}); fitting "
+                    f"{type(final_step(self.estimator)).__name__} needs at least two "
+                    "classes. Label points of another class first."
+                )
+        else:
+            y = check_array(y, ensure_2d=False, dtype="numeric", input_name="y")
+        check_consistent_length(X, y)
+        return X, y
+
+    def _validate_pool(self, X_pool):
+        return self._check_X(X_pool, reset=False)
+
+    def _check_X(self, X, reset):
+        if _takes_raw_arrays(self.estimator):
+            return validate_data(self, X, accept_sparse=("csr", "csc"), reset=reset)
+        # A Pipeline's first step decides what input it takes (text, DataFrames...); the
+        # representation it produces is checked in `_last_layer`.
+        return validate_data(self, X, reset=reset, skip_check_array=True)
+
+    def _fit(self, X, y):
+        if self.prefit:
+            try:
+                check_is_fitted(self.estimator)
+            except NotFittedError as exc:
+                raise NotFittedError(
+                    f"prefit=True but the {type(self.estimator).__name__} passed as "
+                    "estimator is not fitted. Fit it first, or use prefit=False."
+                ) from exc
+            self.estimator_ = self.estimator
+        else:
+            self.estimator_ = clone(self.estimator).fit(X, y)
+        self.device_ = resolve_device(self.device, self.estimator_)
+        self._fit_labeled(self._last_layer(X))
+
+    def _fit_labeled(self, layer):
+        """Hook: cache what the labeled set contributes (``layer`` is its LastLayer)."""
+
+    def _last_layer(self, X):
+        layer = last_layer(self.estimator_, X)
+        if not np.all(np.isfinite(layer.features)):
+            raise ValueError("The representation of X contains NaN or infinity.")
+        return layer
+
+    def _tensor(self, array):
+        return torch.as_tensor(np.asarray(array), dtype=torch.float64, device=self.device_)
+
+    def _factors(self, layer):
+        """Kernel factors ``V_x = h_x ⊗ C_x`` of a LastLayer, as tensors on ``device_``."""
+        h = self._tensor(layer.features)
+        if layer.kind == "softmax":
+            return softmax_factors(h, self._tensor(layer.proba))
+        if layer.kind == "binary":
+            return binary_factors(h, self._tensor(layer.proba[:, 1]))
+        return rank_one_factors(h)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        tags.input_tags.sparse = _takes_raw_arrays(self.estimator)
+        return tags
+
+
+def _takes_raw_arrays(estimator):
+    """Whether X goes straight into a linear model (so numeric checks apply to it)."""
+    return not isinstance(_unwrap(estimator), Pipeline)
+
+
+def _num_rows(X):
+    return X.shape[0] if hasattr(X, "shape") else len(X)

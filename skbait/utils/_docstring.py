@@ -1,0 +1,41 @@
+"""Parameter descriptions shared by several samplers, written once."""
+
+_SHARED = {
+    "estimator": """estimator : estimator object
+        The model whose last layer defines the Fisher information: a
+        :class:`~sklearn.linear_model.LogisticRegression` (binary or multinomial), a linear
+        regressor such as :class:`~sklearn.linear_model.Ridge` (any number of outputs), a
+        :class:`~sklearn.pipeline.Pipeline` ending in one (the representation is
+        ``pipeline[:-1].transform(X)``), or a
+        :class:`~sklearn.frozen.FrozenEstimator` wrapping a fitted one. An intercept counts
+        as a last-layer parameter (a constant-1 feature). It is cloned and fitted on the
+        labeled set unless ``prefit=True``; the object passed in is never modified.""",
+    "prefit": """prefit : bool, default=False
+        If True, ``estimator`` must already be fitted and is used as is (``fit`` then only
+        records the labeled set); a :class:`~sklearn.exceptions.NotFittedError` is raised
+        otherwise.""",
+    "device": """device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
+        Where the torch kernels run. ``"auto"`` uses CUDA when torch sees a GPU and the CPU
+        otherwise. Selection state is float64 on every device, with TF32 disabled.""",
+    "random_state": """random_state : int, RandomState instance or None, default=None
+        Seed of the sampler's randomness, resolved with
+        :func:`~sklearn.utils.check_random_state` at each ``select``.""",
+    "fitted_attributes": """estimator_ : estimator object
+        The fitted model (a fitted clone of ``estimator``, or ``estimator`` itself when
+        ``prefit=True``).
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    n_labeled_ : int
+        Size of the labeled set seen during ``fit``.
+    device_ : torch.device
+        Device the kernels run on.
+    scores_ : ndarray of shape (n,)
+        Set by ``select``: the score each returned index had when it was chosen, aligned
+        with the returned indices.""",
+}
+
+
+def fill_doc(obj):
+    """Substitute the shared parameter descriptions into ``obj.__doc__``."""
+    obj.__doc__ = obj.__doc__.format(**_SHARED)
+    return obj

@@ -1,0 +1,208 @@
+"""BaitSampler against the brute-force reference, and its input checks."""
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import make_classification, make_regression
+from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+from sklearn.utils.estimator_checks import check_estimator
+
+from reference import bait_objective, bait_reference, factors
+from skbait import BaitSampler
+from skbait._heads import last_layer
+
+
+def _problem(task, n_classes=3, n_outputs=1, seed=0, n_lab=12, n_pool=30, d=4, dup=False):
+    rng = np.random.default_rng(seed)
+    if task == "classification":
+        X, y = make_classification(
+            n_samples=n_lab + n_pool, n_features=d, n_informative=d, n_redundant=0,
+            n_classes=n_classes, n_clusters_per_class=1, random_state=seed,
+        )
+    else:
+        X, y = make_regression(
+            n_samples=n_lab + n_pool, n_features=d, n_targets=n_outputs, random_state=seed
+        )
+    X_lab, y_lab, X_pool = X[:n_lab], y[:n_lab], X[n_lab:]
+    if dup:
+        X_pool = np.vstack([X_pool[:10], X_pool[:10], X_pool[rng.permutation(10)]])
+    return X_lab, y_lab, X_pool
+
+
+def _reference(sampler, X_lab, X_pool, n):
+    lab = last_layer(sampler.estimator_, X_lab)
+    pool = last_layer(sampler.estimator_, X_pool)
+    V_lab = factors(lab.features, lab.proba, lab.kind)
+    V_pool = factors(pool.features, pool.proba, pool.kind)
+    ref_idx, ref_obj = bait_reference(
+        V_lab, V_pool, n, alpha=sampler.alpha, oversample=sampler.oversample,
+        backward=sampler.backward, fisher=sampler.fisher,
+    )
+    return V_lab, V_pool, ref_idx, ref_obj
+
+
+CASES = {
+    "multinomial": (dict(task="classification"), LogisticRegression(), {}),
+    "multinomial-no-intercept": (
+        dict(task="classification"), LogisticRegression(fit_intercept=False), {}),
+    "multinomial-alpha-0.01": (dict(task="classification"), LogisticRegression(),
+                               dict(alpha=0.01)),
+    "binary": (dict(task="classification", n_classes=2), LogisticRegression(), {}),
+    "ridge": (dict(task="regression"), Ridge(), {}),
+    "ridge-3-outputs": (dict(task="regression", n_outputs=3), Ridge(), {}),
+    "linear-regression": (dict(task="regression"), LinearRegression(), {}),
+    "pipeline": (dict(task="classification"),
+                 make_pipeline(StandardScaler(), LogisticRegression()), {}),
+    "forward-only": (dict(task="classification"), LogisticRegression(),
+                     dict(backward=False)),
+    "identity-fisher": (dict(task="classification"), LogisticRegression(),
+                        dict(fisher="identity")),
+    "duplicate-rows": (dict(task="classification", dup=True), LogisticRegression(), {}),
+    "oversample-3": (dict(task="classification"), LogisticRegression(), dict(oversample=3)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("n", [1, 5])
+def test_matches_brute_force(case, n):
+    problem, estimator, params = CASES[case]
+    X_lab, y_lab, X_pool = _problem(**problem)
+    sampler = BaitSampler(estimator, device="cpu", **params).fit(X_lab, y_lab)
+    picks = sampler.select(X_pool, n)
+    V_lab, V_pool, ref_idx, ref_obj = _reference(sampler, X_lab, X_pool, n)
+    assert picks.dtype == np.intp and len(set(picks)) == n
+    ours = bait_objective(V_lab, V_pool, picks, n, alpha=sampler.alpha, fisher=sampler.fisher)
+    if not np.array_equal(picks, ref_idx):
+        # only ties may change the picks; the objective must then agree
+        assert ours == pytest.approx(ref_obj, rel=1e-9)
+    assert sampler.objective_ == pytest.approx(ours, rel=1e-9)
+    n_forward = len(sampler.forward_gains_)
+    assert n_forward == (min(sampler.oversample * n, len(X_pool)) if sampler.backward else n)
+    assert len(sampler.backward_losses_) == n_forward - n
+    assert sampler.scores_.shape == (n,)
+
+
+def test_gains_account_for_the_objective():
+    X_lab, y_lab, X_pool = _problem("classification")
+    sampler = BaitSampler(LogisticRegression(), device="cpu").fit(X_lab, y_lab)
+    picks = sampler.select(X_pool, 4)
+    V_lab, V_pool, _, _ = _reference(sampler, X_lab, X_pool, 4)
+    start = bait_objective(V_lab, V_pool, [], 4)
+    telescoped = start - sampler.forward_gains_.sum() + sampler.backward_losses_.sum()
+    assert telescoped == pytest.approx(sampler.objective_, rel=1e-9)
+    assert np.all(sampler.forward_gains_ > 0)
+    assert sampler.objective_ == pytest.approx(bait_objective(V_lab, V_pool, picks, 4))
+
+
+def test_forward_only_is_prefix_of_forward_pass():
+    X_lab, y_lab, X_pool = _problem("classification", n_pool=40)
+    full = BaitSampler(LogisticRegression(), device="cpu", oversample=1).fit(X_lab, y_lab)
+    fwd = BaitSampler(LogisticRegression(), device="cpu", backward=False).fit(X_lab, y_lab)
+    np.testing.assert_array_equal(full.select(X_pool, 6), fwd.select(X_pool, 6))
+
+
+def test_whole_pool_is_a_permutation():
+    X_lab, y_lab, X_pool = _problem("classification", n_pool=12)
+    picks = BaitSampler(LogisticRegression(), device="cpu").fit(X_lab, y_lab).select(X_pool, 12)
+    np.testing.assert_array_equal(np.sort(picks), np.arange(12))
+
+
+def test_deterministic_and_inputs_untouched():
+    X_lab, y_lab, X_pool = _problem("classification")
+    copies = X_lab.copy(), y_lab.copy(), X_pool.copy()
+    estimator = LogisticRegression()
+    sampler = BaitSampler(estimator, device="cpu").fit(X_lab, y_lab)
+    first = sampler.select(X_pool, 5)
+    np.testing.assert_array_equal(first, sampler.select(X_pool, 5))
+    for a, b in zip((X_lab, y_lab, X_pool), copies):
+        np.testing.assert_array_equal(a, b)
+    assert not hasattr(estimator, "coef_")
+    assert sampler.estimator_ is not estimator
+
+
+def test_prefit_uses_the_given_model():
+    X_lab, y_lab, X_pool = _problem("classification")
+    model = LogisticRegression(C=0.1).fit(X_pool, np.arange(len(X_pool)) % 3)
+    sampler = BaitSampler(model, device="cpu", prefit=True).fit(X_lab, y_lab)
+    assert sampler.estimator_ is model
+    refit = BaitSampler(clone(model), device="cpu").fit(X_lab, y_lab)
+    assert not np.allclose(refit.estimator_.coef_, model.coef_)
+
+
+# --- bad input ---------------------------------------------------------------------------
+
+@pytest.fixture
+def fitted():
+    X_lab, y_lab, X_pool = _problem("classification")
+    return BaitSampler(LogisticRegression(), device="cpu").fit(X_lab, y_lab), X_pool
+
+
+@pytest.mark.parametrize("n, err, match", [
+    (0, ValueError, "positive"), (-3, ValueError, "positive"),
+    (31, ValueError, "larger than the pool"), (2.0, TypeError, "must be an int"),
+    (True, TypeError, "must be an int"),
+])
+def test_bad_n(fitted, n, err, match):
+    sampler, X_pool = fitted
+    with pytest.raises(err, match=match):
+        sampler.select(X_pool, n)
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_non_finite_pool(fitted, value):
+    sampler, X_pool = fitted
+    X_bad = X_pool.copy()
+    X_bad[3, 1] = value
+    with pytest.raises(ValueError, match="NaN|infinity"):
+        sampler.select(X_bad, 2)
+
+
+def test_non_finite_labeled():
+    X_lab, y_lab, _ = _problem("classification")
+    X_lab[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        BaitSampler(LogisticRegression()).fit(X_lab, y_lab)
+
+
+def test_wrong_number_of_features(fitted):
+    sampler, X_pool = fitted
+    with pytest.raises(ValueError, match="features"):
+        sampler.select(X_pool[:, :3], 2)
+
+
+def test_select_before_fit():
+    with pytest.raises(NotFittedError):
+        BaitSampler(LogisticRegression()).select(np.zeros((5, 2)), 1)
+
+
+def test_unsupported_estimator_names_what_is_supported():
+    X_lab, y_lab, _ = _problem("classification")
+    with pytest.raises(TypeError, match="SVC.*Supported: LogisticRegression"):
+        BaitSampler(SVC()).fit(X_lab, y_lab)
+
+
+def test_single_class_labeled_set():
+    X_lab, _, _ = _problem("classification")
+    with pytest.raises(ValueError, match="only one class"):
+        BaitSampler(LogisticRegression()).fit(X_lab, np.zeros(len(X_lab)))
+
+
+def test_prefit_on_unfitted_model():
+    X_lab, y_lab, _ = _problem("classification")
+    with pytest.raises(NotFittedError, match="prefit=True"):
+        BaitSampler(LogisticRegression(), prefit=True).fit(X_lab, y_lab)
+
+
+@pytest.mark.parametrize("params", [dict(alpha=0), dict(oversample=0), dict(fisher="x")])
+def test_bad_parameters(params):
+    X_lab, y_lab, _ = _problem("classification")
+    with pytest.raises(ValueError, match="parameter"):
+        BaitSampler(LogisticRegression(), **params).fit(X_lab, y_lab)
+
+
+def test_sklearn_check_estimator():
+    check_estimator(BaitSampler(LogisticRegression(), device="cpu"))
