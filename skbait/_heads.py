@@ -85,8 +85,18 @@ def head_task(estimator):
     )
 
 
-def representation(estimator, X):
-    """``h(x)`` without the bias column: X itself, or what precedes a Pipeline's last step."""
+def representation(estimator, X, embedding=None):
+    """``h(x)`` without the bias column.
+
+    ``embedding=None``: X itself for a linear model, or what precedes a Pipeline's last
+    step. A callable is called as ``embedding(estimator, X)`` and must return (n, d).
+    """
+    if callable(embedding):
+        return embedding(estimator, X)
+    if embedding is not None:
+        raise TypeError(
+            f"embedding must be None or a callable (estimator, X) -> array, got {embedding!r}."
+        )
     estimator = _unwrap(estimator)
     if isinstance(estimator, Pipeline):
         if len(estimator) > 1:
@@ -95,7 +105,7 @@ def representation(estimator, X):
     return X
 
 
-def last_layer(estimator, X):
+def last_layer(estimator, X, embedding=None):
     """Evaluate the last layer of a fitted ``estimator`` on ``X``.
 
     Parameters
@@ -103,6 +113,8 @@ def last_layer(estimator, X):
     estimator : fitted estimator
         A supported model (see :data:`SUPPORTED`).
     X : array-like of shape (n, n_features)
+    embedding : None or callable, default=None
+        How to compute the representation (see :func:`representation`).
 
     Returns
     -------
@@ -110,11 +122,11 @@ def last_layer(estimator, X):
     """
     task = head_task(estimator)
     head = final_step(estimator)
-    h = representation(estimator, X)
+    h = representation(estimator, X, embedding)
     if sparse.issparse(h):
         h = h.toarray()
     h = check_array(h, dtype=np.float64, input_name="representation")
-    if getattr(head, "fit_intercept", False):
+    if embedding is None and getattr(head, "fit_intercept", False):
         h = np.hstack([h, np.ones((h.shape[0], 1))])
     if task == "regression":
         return LastLayer(h, None, "regression")

@@ -30,6 +30,7 @@ class BaitSampler(ModelSampler):
     Parameters
     ----------
     {estimator}
+    {embedding}
     alpha : float, default=1.0
         The regulariser λ of ``M₀ = λI + ...``.
     oversample : int, default=2
@@ -98,6 +99,7 @@ class BaitSampler(ModelSampler):
         self,
         estimator,
         *,
+        embedding=None,
         alpha=1.0,
         oversample=2,
         backward=True,
@@ -107,7 +109,7 @@ class BaitSampler(ModelSampler):
         chunk_size=None,
         verbose=0,
     ):
-        super().__init__(estimator, prefit=prefit, device=device)
+        super().__init__(estimator, embedding=embedding, prefit=prefit, device=device)
         self.alpha = alpha
         self.oversample = oversample
         self.backward = backward

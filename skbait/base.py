@@ -114,13 +114,15 @@ class ModelSampler(BaseSampler):
         "estimator": [HasMethods(["fit"])],
         "prefit": ["boolean"],
         "device": [StrOptions({"auto", "cpu", "cuda"}), torch.device, str],
+        "embedding": [None, callable, str],
     }
 
     #: Tasks a sampler is defined for; others get a clear error at ``fit``.
     _tasks = ("classification", "regression")
 
-    def __init__(self, estimator, *, prefit=False, device="auto"):
+    def __init__(self, estimator, *, embedding=None, prefit=False, device="auto"):
         self.estimator = estimator
+        self.embedding = embedding
         self.prefit = prefit
         self.device = device
 
@@ -179,7 +181,7 @@ class ModelSampler(BaseSampler):
         """Hook: cache what the labeled set contributes (``layer`` is its LastLayer)."""
 
     def _last_layer(self, X):
-        layer = last_layer(self.estimator_, X)
+        layer = last_layer(self.estimator_, X, self.embedding)
         if not np.all(np.isfinite(layer.features)):
             raise ValueError("The representation of X contains NaN or infinity.")
         return layer

@@ -10,6 +10,11 @@ _SHARED = {
         :class:`~sklearn.frozen.FrozenEstimator` wrapping a fitted one. An intercept counts
         as a last-layer parameter (a constant-1 feature). It is cloned and fitted on the
         labeled set unless ``prefit=True``; the object passed in is never modified.""",
+    "embedding": """embedding : None or callable, default=None
+        How the representation ``h(x)`` is computed. None: ``X`` itself for a linear
+        model, ``pipeline[:-1].transform(X)`` for a Pipeline. A callable is called as
+        ``embedding(estimator_, X)`` and returns an array of shape (n, d); no bias column
+        is added to it.""",
     "prefit": """prefit : bool, default=False
         If True, ``estimator`` must already be fitted and is used as is (``fit`` then only
         records the labeled set); a :class:`~sklearn.exceptions.NotFittedError` is raised
