@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from ._numerics import check_finite, chunk_rows
-from .fisher import apply_ct, quad_forms
+from .fisher import apply_ct_, quad_forms
 
 
 class TraceState:
@@ -41,6 +41,7 @@ class TraceState:
         self.m = m0.clone() if refresh_every else None
         self.minv = _spd_inverse(m0)
         self.n_updates = 0
+        self._buffer = None
         d, k = pool.h.shape[1], pool.s.shape[1]
         self.k = k
         self.eye = torch.eye(k, dtype=m0.dtype, device=m0.device)
@@ -88,7 +89,11 @@ class TraceState:
         both = both.reshape(d, k * width)
         changes = None if self.q is None else self._empty(rows)
         for window, block in self._row_blocks(rows):
-            proj = apply_ct(s[block], u[block], (h[block] @ both).reshape(-1, k, width))
+            hb = h[block]
+            # a reused workspace: fresh multi-megabyte tensors every step cost page faults
+            proj = self._workspace(hb.shape[0] * k * width).view(-1, k, width)
+            torch.matmul(hb, both, out=proj.view(-1, k * width))
+            apply_ct_(s[block], u[block], proj)
             a = proj[:, :, :k]
             p = self.p[block]
             p.baddbmm_(a, a.transpose(1, 2), alpha=-sign)
@@ -123,6 +128,11 @@ class TraceState:
             out[window] = self._change(self.p[block], self.q[block], sign)
         return out
 
+    def _workspace(self, size):
+        if self._buffer is None or self._buffer.numel() < size:
+            self._buffer = torch.empty(size, dtype=self.minv.dtype, device=self.minv.device)
+        return self._buffer[:size]
+
     def _empty(self, rows):
         n = self.pool.h.shape[0] if rows is None else rows.shape[0]
         return torch.empty(n, dtype=self.minv.dtype, device=self.minv.device)
@@ -131,7 +141,7 @@ class TraceState:
         if self.k == 1:
             return q[:, 0, 0] / (1.0 + sign * p[:, 0, 0])
         # batched LU: faster than batched Cholesky for small k on CPU (measured)
-        sol = torch.linalg.solve_ex(self.eye + sign * p, q)[0]
+        sol = torch.linalg.solve_ex(torch.add(self.eye, p, alpha=sign), q)[0]
         return sol.diagonal(dim1=1, dim2=2).sum(1)
 
     def objective(self):
