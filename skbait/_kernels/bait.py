@@ -112,7 +112,7 @@ class TraceState:
             self.minv = (self.minv + self.minv.T) / 2
         self.n_updates += 1
         if self.m is not None:
-            self.m += sign * (factor @ factor.T)
+            self.m.addmm_(factor, factor.T, alpha=sign)
             if self.n_updates % self.refresh_every == 0:
                 self.minv = _spd_inverse(self.m)
         return changes
