@@ -1,6 +1,7 @@
 """Time and peak memory of each sampler's ``select`` on one synthetic problem.
 
     PYTHONPATH=. python benchmarks/bench_siblings.py [--n 20000] [--d 128] [--k 10] [--B 100]
+                                                      [--threads T]
 
 Every sampler runs in a fresh subprocess on the same data: a prefit multinomial
 LogisticRegression (no intercept, so ``h`` has exactly ``d`` entries and the last layer
@@ -48,10 +49,13 @@ def _status_kib(field):
     raise KeyError(field)
 
 
-def _run_one(name, n, d, k, batch):
+def _run_one(name, n, d, k, batch, threads):
     import numpy as np
     import torch
     from sklearn.linear_model import LogisticRegression
+
+    if threads:
+        torch.set_num_threads(threads)
 
     rng = np.random.default_rng(0)
     centres = rng.normal(size=(k, d)) / np.sqrt(d) * 3
@@ -87,10 +91,12 @@ def main():
     parser.add_argument("--d", type=int, default=128)
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--B", type=int, default=100)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads (default: torch's own choice)")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(_run_one(args.one, args.n, args.d, args.k, args.B)))
+        print(json.dumps(_run_one(args.one, args.n, args.d, args.k, args.B, args.threads)))
         return
     runs = [(name, args.n) for name in SAMPLERS] + [("CoresetSampler(raw X)", 200_000)]
     print(f"select on n candidates, d = {args.d}, k = {args.k}, B = {args.B}, "
@@ -100,7 +106,8 @@ def main():
     for name, n in runs:
         out = subprocess.run(
             [sys.executable, __file__, "--one", name, "--n", str(n), "--d", str(args.d),
-             "--k", str(args.k), "--B", str(args.B)],
+             "--k", str(args.k), "--B", str(args.B)]
+            + (["--threads", str(args.threads)] if args.threads else []),
             capture_output=True, text=True, check=True,
         )
         result = json.loads(out.stdout.strip().splitlines()[-1])

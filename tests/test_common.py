@@ -6,7 +6,9 @@ import re
 
 import numpy as np
 import pytest
+import torch
 from numpydoc.docscrape import ClassDoc
+from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -96,3 +98,17 @@ def test_scores_align_with_the_batch(cls):
     for n in (4, 9):
         fitted.select(X[15:], n)
         assert fitted.scores_.shape == (n,)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("sampler", [s for s in SAMPLERS if "device" in s.get_params()],
+                         ids=lambda s: " ".join(repr(s).split()))
+def test_cuda_selects_as_cpu(sampler):
+    X = np.random.default_rng(0).normal(size=(60, 4))
+    y = X[:, 0] if isinstance(sampler.get_params().get("estimator"), Ridge) \
+        else np.arange(60) % 3
+    cpu = clone(sampler).fit(X[:20], y[:20])
+    cuda = clone(sampler).set_params(device="cuda").fit(X[:20], y[:20])
+    np.testing.assert_array_equal(cuda.select(X[20:], 8), cpu.select(X[20:], 8))
+    np.testing.assert_allclose(cuda.scores_, cpu.scores_, rtol=1e-9, atol=1e-12)
