@@ -188,7 +188,9 @@ class ModelSampler(BaseSampler):
         else:
             self.estimator_ = clone(self.estimator).fit(X, y)
         self.device_ = resolve_device(self.device, final_step(self.estimator_))
-        self._fit_labeled(self._last_layer(X))
+        if type(self)._fit_labeled is not ModelSampler._fit_labeled:
+            # only samplers that use the labeled set pay for its last layer
+            self._fit_labeled(self._last_layer(X))
 
     def _fit_labeled(self, layer):
         """Hook: cache what the labeled set contributes (``layer`` is its LastLayer)."""
@@ -219,7 +221,10 @@ class ModelSampler(BaseSampler):
         )
 
     def _tensor(self, array):
-        return torch.as_tensor(np.asarray(array), dtype=torch.float64, device=self.device_)
+        array = np.asarray(array)
+        if not array.flags.writeable:  # torch only wraps writeable memory without a warning
+            array = array.copy()
+        return torch.as_tensor(array, dtype=torch.float64, device=self.device_)
 
     def _factors(self, layer):
         """Kernel factors ``V_x = h_x ⊗ C_x`` of a LastLayer, as tensors on ``device_``."""
