@@ -234,12 +234,13 @@ def _fail_if_called(*args, **kwargs):
     raise AssertionError("a kernel ran: the memory check came too late")
 
 
-def test_too_large_is_refused_before_allocating(monkeypatch):
+@pytest.mark.parametrize("cls", [BaitSampler, DeterminantalSampler])
+def test_too_large_is_refused_before_allocating(monkeypatch, cls):
     # d = 3000, k = 20: one (dk)² float64 matrix is 28.8 GB; the machine is said to have 24
     monkeypatch.setattr(memory, "available_bytes", lambda device="cpu": 24 * 10**9)
-    monkeypatch.setattr("skbait.bait.fisher_sum", _fail_if_called)
+    monkeypatch.setattr(f"{cls.__module__}.fisher_sum", _fail_if_called)
     model, X, y = _wide_problem(3000, 20)
-    sampler = BaitSampler(model, prefit=True, device="cpu")
+    sampler = cls(model, prefit=True, device="cpu")
     start = time.perf_counter()
     with pytest.raises(MemoryError) as info:
         sampler.fit(X, y)
@@ -355,6 +356,13 @@ def test_wide_sparse_input_is_refused_not_densified(monkeypatch):
     y = np.arange(60) % 3
     with pytest.raises(MemoryError, match="TruncatedSVD"):
         BaitSampler(LogisticRegression(max_iter=5), device="cpu").fit(X, y)
+
+
+def test_coreset_does_not_densify_silently(monkeypatch):
+    X = sparse.eye(2000, 50_000, format="csr")
+    monkeypatch.setattr(memory, "available_bytes", lambda device="cpu": 10**8)
+    with pytest.raises(MemoryError, match=r"Densifying .*\(2000 × 50000\).*800 MB"):
+        CoresetSampler(device="cpu").fit(X)
 
 
 def test_densifying_a_sparse_representation_is_guarded(monkeypatch):
