@@ -120,6 +120,8 @@ class BaitSampler(ModelSampler):
         self.chunk_size = chunk_size
         self.verbose = verbose
 
+    _parameter_matrices = True
+
     def _memory_bytes(self, n_rows, d, k):
         return trace_state_bytes(
             n_rows, d, k, device=self.device_, chunk_size=self.chunk_size,

@@ -127,6 +127,10 @@ class ModelSampler(BaseSampler):
         "embedding": [None, callable, str],
     }
 
+    #: Whether the selection holds ``D × D`` matrices over the last layer's parameters
+    #: (named in the message when memory is short).
+    _parameter_matrices = False
+
     #: Tasks a sampler is defined for; others get a clear error at ``fit``.
     _tasks = ("classification", "regression")
 
@@ -211,14 +215,11 @@ class ModelSampler(BaseSampler):
 
     def _check_memory(self, n_rows, d, k):
         """Refuse, before allocating, a last layer whose selection cannot fit on device_."""
-        big = (d * k) ** 2 * 8
-        check_memory(
-            self._memory_bytes(n_rows, d, k),
-            self.device_,
-            f"{type(self).__name__} on {n_rows} rows with d={d}, k={k} (D = d·k = {d * k}; "
-            f"one D × D float64 matrix takes {format_bytes(big)})",
-            MEMORY_ADVICE,
-        )
+        what = f"{type(self).__name__} on {n_rows} rows with d={d}, k={k}"
+        if self._parameter_matrices:
+            what += (f" (D = d·k = {d * k}; one D × D float64 matrix takes "
+                     f"{format_bytes((d * k) ** 2 * 8)})")
+        check_memory(self._memory_bytes(n_rows, d, k), self.device_, what, MEMORY_ADVICE)
 
     def _tensor(self, array):
         array = np.asarray(array)

@@ -9,6 +9,7 @@ from ._kernels._numerics import exact_matmul
 from ._kernels.fisher import fisher_sum
 from ._kernels.gradient import gradient_factors
 from ._kernels.logdet import logdet_greedy
+from ._kernels.memory import trace_state_bytes
 from .base import ModelSampler
 from .utils._docstring import fill_doc
 from .utils._param_validation import Interval, StrOptions
@@ -89,6 +90,14 @@ class DeterminantalSampler(ModelSampler):
                 "regressor is zero); use factor='fisher' for regression."
             )
         return X, y
+
+    _parameter_matrices = True
+
+    def _memory_bytes(self, n_rows, d, k):
+        return trace_state_bytes(
+            n_rows, d, k, device=self.device_, chunk_size=self.chunk_size, fisher=False,
+            refresh=self.device_.type == "cuda",
+        )
 
     def _point_factors(self, layer):
         if self.factor == "gradient":

@@ -15,7 +15,7 @@ from reference import bait_objective, bait_reference, factors
 from skbait import BaitSampler
 from skbait._heads import last_layer
 
-SETTINGS = settings(max_examples=30, deadline=None, derandomize=True, database=None,
+SETTINGS = settings(max_examples=20, deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.too_slow])
 
 
