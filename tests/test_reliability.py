@@ -238,7 +238,7 @@ def _fail_if_called(*args, **kwargs):
 def test_too_large_is_refused_before_allocating(monkeypatch, cls):
     # d = 3000, k = 20: one (dk)² float64 matrix is 28.8 GB; the machine is said to have 24
     monkeypatch.setattr(memory, "available_bytes", lambda device="cpu": 24 * 10**9)
-    monkeypatch.setattr(f"{cls.__module__}.fisher_sum", _fail_if_called)
+    monkeypatch.setattr("skbait.base.fisher_sum", _fail_if_called)
     model, X, y = _wide_problem(3000, 20)
     sampler = cls(model, prefit=True, device="cpu")
     start = time.perf_counter()
@@ -444,7 +444,7 @@ def test_interrupted_fit_leaves_no_half_fitted_sampler(monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("skbait.bait.fisher_sum", interrupted)
+    monkeypatch.setattr("skbait.base.fisher_sum", interrupted)
     with pytest.raises(KeyboardInterrupt):
         sampler.fit(X_lab, y_lab)  # a refit: the previous fit's state must not survive
     with pytest.raises(NotFittedError):
