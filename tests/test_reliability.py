@@ -308,15 +308,10 @@ def test_k100_intermediates_stay_bounded(monkeypatch):
     X = rng.normal(size=(2 * k + n_pool, d))
     y = np.r_[np.arange(k), np.arange(k), rng.integers(0, k, n_pool)]
     sampler = BaitSampler(LogisticRegression(max_iter=20), device="cpu")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # batched 100 × 100 factorizations crawl on a busy 2-core box
-    try:
-        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU],
-                                    profile_memory=True) as prof:
-            sampler.fit(X[: 2 * k], y[: 2 * k])
-            picks = sampler.select(X[2 * k:], 1)
-    finally:
-        torch.set_num_threads(threads)
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU],
+                                profile_memory=True) as prof:
+        sampler.fit(X[: 2 * k], y[: 2 * k])
+        picks = sampler.select(X[2 * k:], 1)
     assert picks.shape == (1,)
     state = n_pool * k * k * 8
     largest = max(event.self_cpu_memory_usage for event in prof.events())
@@ -417,7 +412,7 @@ def test_interrupted_select_leaves_sampler_and_torch_usable(monkeypatch, name, e
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = False
     torch.set_float32_matmul_precision("medium")
-    torch.set_num_threads(1)
+    torch.set_num_threads(saved[3] + 1)
     torch.set_default_dtype(torch.float64)
     try:
         before = _torch_globals()
