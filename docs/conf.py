@@ -1,0 +1,99 @@
+"""Sphinx configuration of the skbait documentation.
+
+Build (warnings are errors; the gallery runs every ``examples/plot_*.py`` on the CPU)::
+
+    python -m sphinx -W --keep-going -b html docs docs/_build/html
+"""
+
+import os
+import sys
+import warnings
+
+# Document this checkout, not whatever skbait happens to be installed.
+sys.path.insert(0, os.path.abspath(".."))
+
+import skbait  # noqa: E402
+
+project = "skbait"
+author = "the skbait developers"
+copyright = "2026, the skbait developers"
+release = skbait.__version__
+version = release
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.mathjax",
+    "sphinx.ext.viewcode",
+    "numpydoc",
+    "sphinx_gallery.gen_gallery",
+]
+
+templates_path = ["_templates"]
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "**.ipynb_checkpoints"]
+root_doc = "index"
+default_role = "literal"
+
+# -- API reference ---------------------------------------------------------------------
+autosummary_generate = True
+autodoc_typehints = "none"
+# numpydoc renders Parameters / Attributes / Examples; the class template lists methods.
+numpydoc_show_class_members = False
+numpydoc_class_members_toctree = False
+numpydoc_attributes_as_param_list = True
+numpydoc_xref_param_type = False
+
+# -- Gallery ---------------------------------------------------------------------------
+# Examples run at build time on the CPU, whatever hardware builds the docs, so that the
+# gallery's numbers are reproducible and the build fits in a few minutes.
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+sphinx_gallery_conf = {
+    "examples_dirs": ["../examples"],
+    "gallery_dirs": ["auto_examples"],
+    "filename_pattern": r"/plot_",
+    "ignore_pattern": r"__init__\.py",
+    "doc_module": ("skbait",),
+    "backreferences_dir": os.path.join("generated", "backreferences"),
+    "reference_url": {"skbait": None},
+    "within_subsection_order": "FileNameSortKey",
+    "remove_config_comments": True,
+    "show_memory": False,
+    "plot_gallery": "True",
+    "abort_on_example_error": False,
+    "only_warn_on_example_error": False,
+}
+
+# torch and sklearn may warn while the examples run; that is the examples' business,
+# not a documentation error.
+warnings.filterwarnings("ignore", category=UserWarning, message="Matplotlib is currently using agg")
+
+# -- HTML ------------------------------------------------------------------------------
+html_theme = "pydata_sphinx_theme"
+html_title = f"skbait {release}"
+html_static_path = []
+html_theme_options = {
+    "navigation_with_keys": False,
+    "show_toc_level": 2,
+    "secondary_sidebar_items": ["page-toc"],
+}
+html_sidebars = {"**": ["sidebar-nav-bs"]}
+html_show_sourcelink = False
+
+
+def _skip_foreign_members(app, what, name, obj, skip, options):
+    """Document the members skbait defines (``fit``, ``select``), not scikit-learn's.
+
+    The class template asks for inherited members so that ``BaseSampler.fit`` and
+    ``select`` appear on every sampler's page; ``get_params`` and friends belong to
+    scikit-learn's documentation.
+    """
+    module = getattr(obj, "__module__", None) or ""
+    if what == "class" and module and not module.startswith("skbait"):
+        return True
+    return None
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_foreign_members)
