@@ -4,9 +4,11 @@ This is the only module that knows about estimator types. Everything downstream 
 kernels) sees arrays: ``features`` (n, d), ``proba`` (n, k) or None, and ``kind``.
 """
 
+import sys
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from scipy import sparse
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import (
@@ -34,8 +36,9 @@ _REGRESSORS = (
 SUPPORTED = (
     "LogisticRegression / LogisticRegressionCV (binary or multinomial), linear regressors "
     "(LinearRegression, Ridge, RidgeCV, Lasso, ElasticNet, BayesianRidge, ARDRegression, "
-    "SGDRegressor; any number of outputs), a Pipeline whose last step is one of these, or a "
-    "FrozenEstimator wrapping any of them"
+    "SGDRegressor; any number of outputs), skorch NeuralNetClassifier / "
+    "NeuralNetBinaryClassifier / NeuralNetRegressor, a Pipeline whose last step is one of "
+    "these, or a FrozenEstimator wrapping any of them"
 )
 
 
@@ -73,6 +76,15 @@ def final_step(estimator):
     return estimator
 
 
+def is_net(estimator):
+    """Whether ``estimator`` is a skorch net (without importing skorch).
+
+    skorch is an optional extra: when it has not been imported, no skorch object exists.
+    """
+    skorch = sys.modules.get("skorch")
+    return skorch is not None and isinstance(estimator, skorch.NeuralNet)
+
+
 def head_task(estimator):
     """``"classification"`` or ``"regression"``; TypeError for unsupported estimators."""
     head = final_step(estimator)
@@ -80,13 +92,19 @@ def head_task(estimator):
         return "classification"
     if isinstance(head, _REGRESSORS):
         return "regression"
+    if is_net(head):
+        skorch = sys.modules["skorch"]
+        if isinstance(head, (skorch.NeuralNetClassifier, skorch.NeuralNetBinaryClassifier)):
+            return "classification"
+        if isinstance(head, skorch.NeuralNetRegressor):
+            return "regression"
     raise TypeError(
         f"{type(head).__name__} has no last layer skbait supports. Supported: {SUPPORTED}."
     )
 
 
 def representation(estimator, X, embedding=None):
-    """``h(x)`` without the bias column.
+    """``h(x)`` without the bias column, for estimators other than skorch nets.
 
     ``embedding=None``: X itself for a linear model, or what precedes a Pipeline's last
     step. A callable is called as ``embedding(estimator, X)`` and must return (n, d).
@@ -95,7 +113,9 @@ def representation(estimator, X, embedding=None):
         return embedding(estimator, X)
     if embedding is not None:
         raise TypeError(
-            f"embedding must be None or a callable (estimator, X) -> array, got {embedding!r}."
+            f"embedding={embedding!r}: a layer name applies only to skorch nets; for "
+            f"{type(final_step(estimator)).__name__} pass None or a callable "
+            "(estimator, X) -> array."
         )
     estimator = _unwrap(estimator)
     if isinstance(estimator, Pipeline):
@@ -103,6 +123,68 @@ def representation(estimator, X, embedding=None):
             X = estimator[:-1].transform(X)
         return representation(estimator.steps[-1][1], X)
     return X
+
+
+class _NetHook:
+    """Collects a skorch net's representation while the net runs forward passes.
+
+    ``embedding=None`` hooks the input of the last ``torch.nn.Linear`` of ``net.module_``
+    (in registration order), whose bias, if any, is a last-layer parameter;
+    ``embedding="name"`` hooks the output of that submodule, flattened per point. Each
+    batch is copied to the CPU as it comes, so device memory does not grow with ``n``.
+    """
+
+    def __init__(self, net, embedding):
+        modules = dict(net.module_.named_modules())
+        if embedding is None:
+            linears = [m for m in modules.values() if isinstance(m, torch.nn.Linear)]
+            if not linears:
+                raise TypeError(
+                    f"{type(net.module_).__name__} has no torch.nn.Linear layer to take the "
+                    "last layer from; name the representation layer with embedding='name' "
+                    "or pass a callable."
+                )
+            self.module = linears[-1]
+            self.where = f"the input of its last torch.nn.Linear ({self.module})"
+        elif embedding in modules:
+            self.module = modules[embedding]
+            self.where = f"the output of submodule {embedding!r}"
+        else:
+            names = ", ".join(repr(name) for name in list(modules)[1:20])
+            raise ValueError(
+                f"embedding={embedding!r} is not a submodule of {type(net.module_).__name__}"
+                f" (its submodules: {names})."
+            )
+        self.take_input = embedding is None
+        self.has_bias = self.take_input and self.module.bias is not None
+        self.batches = []
+
+    def _record(self, module, inputs, output):
+        value = inputs[0] if self.take_input else output
+        if not isinstance(value, torch.Tensor) or (self.take_input and value.dim() != 2):
+            raise ValueError(
+                f"The net's representation, {self.where}, is not a 2-D tensor of one row "
+                "per point; name another layer with embedding='name' or pass a callable."
+            )
+        self.batches.append(value.detach().reshape(value.shape[0], -1).to("cpu", torch.float64))
+
+    def __enter__(self):
+        self._handle = self.module.register_forward_hook(self._record)
+        return self
+
+    def __exit__(self, *exc):
+        self._handle.remove()
+
+    def features(self, n_rows):
+        """The collected ``(n_rows, d)`` representation, checked to have one row per point."""
+        h = torch.cat(self.batches).numpy() if self.batches else np.empty((0, 0))
+        if h.shape[0] != n_rows:
+            raise ValueError(
+                f"The net's representation, {self.where}, produced {h.shape[0]} rows for "
+                f"{n_rows} points: that layer is not the net's output layer. Name the "
+                "representation layer with embedding='name' or pass a callable."
+            )
+        return h
 
 
 def last_layer(estimator, X, embedding=None):
@@ -113,8 +195,12 @@ def last_layer(estimator, X, embedding=None):
     estimator : fitted estimator
         A supported model (see :data:`SUPPORTED`).
     X : array-like of shape (n, n_features)
-    embedding : None or callable, default=None
-        How to compute the representation (see :func:`representation`).
+        For a skorch net, anything its ``predict_proba`` takes (e.g. a float32 array or a
+        torch tensor).
+    embedding : None, str or callable, default=None
+        How to compute the representation: see :func:`representation` and, for skorch
+        nets, :class:`_NetHook` (``None`` or a submodule name); a callable is called as
+        ``embedding(estimator, X)``.
 
     Returns
     -------
@@ -122,14 +208,55 @@ def last_layer(estimator, X, embedding=None):
     """
     task = head_task(estimator)
     head = final_step(estimator)
-    h = representation(estimator, X, embedding)
+    predict = estimator.predict_proba if task == "classification" else estimator.predict
+    output_layer = None
+    if is_net(head) and not callable(embedding):
+        # one batched eval-mode pass on the net's device fills the hook and gives the outputs
+        with _NetHook(head, embedding) as hook:
+            output = np.asarray(predict(X), dtype=np.float64)
+        h, bias = hook.features(output.shape[0]), hook.has_bias
+        if embedding is None:
+            output_layer = hook.module
+    else:
+        h = representation(estimator, X, embedding)
+        bias = embedding is None and getattr(head, "fit_intercept", False)
+        output = np.asarray(predict(X), dtype=np.float64) if task == "classification" else None
     if sparse.issparse(h):
         h = h.toarray()
     h = check_array(h, dtype=np.float64, input_name="representation")
-    if embedding is None and getattr(head, "fit_intercept", False):
+    if bias:
         h = np.hstack([h, np.ones((h.shape[0], 1))])
     if task == "regression":
-        return LastLayer(h, None, "regression")
-    proba = np.asarray(estimator.predict_proba(X), dtype=np.float64)
-    kind = "binary" if proba.shape[1] == 2 else "softmax"
-    return LastLayer(h, proba, kind)
+        layer = LastLayer(h, None, "regression")
+    else:
+        layer = LastLayer(h, output, _classifier_kind(head, output))
+    if output_layer is not None:
+        _check_logits(output_layer, layer, output)
+    return layer
+
+
+def _classifier_kind(head, proba):
+    """``"binary"`` for one weight vector (sklearn's binary logistic regression, skorch's
+    NeuralNetBinaryClassifier), else ``"softmax"`` over the probability columns (a net
+    with two logits has two weight vectors)."""
+    if is_net(head):
+        binary = isinstance(head, sys.modules["skorch"].NeuralNetBinaryClassifier)
+    else:
+        binary = proba.shape[1] == 2
+    return "binary" if binary else "softmax"
+
+
+def _check_logits(linear, layer, output):
+    """The hooked Linear must be the output layer: as many outputs as the head has."""
+    if layer.kind == "softmax":
+        expected = layer.proba.shape[1]
+    elif layer.kind == "binary":
+        expected = 1
+    else:
+        expected = output.reshape(output.shape[0], -1).shape[1]
+    if linear.out_features != expected:
+        raise ValueError(
+            f"The net's last torch.nn.Linear ({linear}) has {linear.out_features} outputs but "
+            f"the net predicts {expected} per point, so it is not the output layer. Name the "
+            "representation layer with embedding='name' or pass a callable."
+        )

@@ -15,11 +15,11 @@ from sklearn.utils.validation import (
 
 from sklearn.pipeline import Pipeline
 
-from ._heads import _unwrap, final_step, head_task, last_layer
+from ._heads import _unwrap, final_step, head_task, is_net, last_layer
 from ._kernels.fisher import binary_factors, rank_one_factors, softmax_factors
 from .utils._device import resolve_device
 from .utils._param_validation import HasMethods, StrOptions
-from .utils._validation import check_n
+from .utils._validation import check_finite_input, check_n
 
 
 class BaseSampler(BaseEstimator):
@@ -158,8 +158,11 @@ class ModelSampler(BaseSampler):
     def _check_X(self, X, reset):
         if _takes_raw_arrays(self.estimator):
             return validate_data(self, X, accept_sparse=("csr", "csc"), reset=reset)
-        # A Pipeline's first step decides what input it takes (text, DataFrames...); the
-        # representation it produces is checked in `_last_layer`.
+        # A Pipeline's first step decides what input it takes (text, DataFrames...), and a
+        # net takes float32 arrays or tensors as they are; the representation they produce
+        # is checked in `_last_layer`.
+        if is_net(_unwrap(self.estimator)):
+            check_finite_input(X)
         return validate_data(self, X, reset=reset, skip_check_array=True)
 
     def _fit(self, X, y):
@@ -174,7 +177,7 @@ class ModelSampler(BaseSampler):
             self.estimator_ = self.estimator
         else:
             self.estimator_ = clone(self.estimator).fit(X, y)
-        self.device_ = resolve_device(self.device, self.estimator_)
+        self.device_ = resolve_device(self.device, final_step(self.estimator_))
         self._fit_labeled(self._last_layer(X))
 
     def _fit_labeled(self, layer):
@@ -207,7 +210,8 @@ class ModelSampler(BaseSampler):
 
 def _takes_raw_arrays(estimator):
     """Whether X goes straight into a linear model (so numeric checks apply to it)."""
-    return not isinstance(_unwrap(estimator), Pipeline)
+    estimator = _unwrap(estimator)
+    return not isinstance(estimator, Pipeline) and not is_net(estimator)
 
 
 def _num_rows(X):

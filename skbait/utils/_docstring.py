@@ -5,23 +5,36 @@ _SHARED = {
         The model whose last layer defines the Fisher information: a
         :class:`~sklearn.linear_model.LogisticRegression` (binary or multinomial), a linear
         regressor such as :class:`~sklearn.linear_model.Ridge` (any number of outputs), a
+        skorch ``NeuralNetClassifier`` (softmax over its logits), ``NeuralNetBinaryClassifier``
+        or ``NeuralNetRegressor`` (any number of outputs), a
         :class:`~sklearn.pipeline.Pipeline` ending in one (the representation is
-        ``pipeline[:-1].transform(X)``), or a
-        :class:`~sklearn.frozen.FrozenEstimator` wrapping a fitted one. An intercept counts
-        as a last-layer parameter (a constant-1 feature). It is cloned and fitted on the
-        labeled set unless ``prefit=True``; the object passed in is never modified.""",
-    "embedding": """embedding : None or callable, default=None
+        ``pipeline[:-1].transform(X)`` fed to the last step), or a
+        :class:`~sklearn.frozen.FrozenEstimator` wrapping a fitted one. An intercept or a
+        bias counts as a last-layer parameter (a constant-1 feature). It is cloned and
+        fitted on the labeled set unless ``prefit=True``; the object passed in is never
+        modified. A skorch net's clone does not keep what the net learned: a module given as
+        a class is initialised afresh, one given as an instance is copied in whatever state
+        it is in, and the clone is then trained on the labeled set; to use a trained net as
+        is, pass ``prefit=True``.""",
+    "embedding": """embedding : None, str or callable, default=None
         How the representation ``h(x)`` is computed. None: ``X`` itself for a linear
-        model, ``pipeline[:-1].transform(X)`` for a Pipeline. A callable is called as
-        ``embedding(estimator_, X)`` and returns an array of shape (n, d); no bias column
-        is added to it.""",
+        model, ``pipeline[:-1].transform(X)`` for a Pipeline, and for a skorch net the input
+        of the last ``torch.nn.Linear`` of ``net.module_`` (in registration order; it must
+        be the output layer), captured with a forward hook during one batched eval-mode
+        pass on ``net.device``, plus a constant-1 feature when that layer has a bias. A
+        string (skorch nets only): the output, flattened per point, of the submodule of
+        ``net.module_`` with that name (no bias feature), for nets whose head is not a plain
+        last Linear. A callable is called as ``embedding(estimator_, X)`` and returns an
+        array of shape (n, d); no bias feature is added to it. Probabilities always come
+        from ``estimator_.predict_proba``.""",
     "prefit": """prefit : bool, default=False
-        If True, ``estimator`` must already be fitted and is used as is (``fit`` then only
-        records the labeled set); a :class:`~sklearn.exceptions.NotFittedError` is raised
-        otherwise.""",
+        If True, ``estimator`` must already be fitted (for a skorch net: initialised, and
+        trained as you want it) and is used as is (``fit`` then only records the labeled
+        set); a :class:`~sklearn.exceptions.NotFittedError` is raised otherwise.""",
     "device": """device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
-        Where the torch kernels run. ``"auto"`` uses CUDA when torch sees a GPU and the CPU
-        otherwise. Selection state is float64 on every device, with TF32 disabled.""",
+        Where the torch kernels run. ``"auto"`` follows a skorch net's ``device``, and
+        otherwise uses CUDA when torch sees a GPU and the CPU if not. Selection state is
+        float64 on every device, with TF32 disabled.""",
     "random_state": """random_state : int, RandomState instance or None, default=None
         Seed of the sampler's randomness, resolved with
         :func:`~sklearn.utils.check_random_state` at each ``select``.""",

@@ -2,6 +2,10 @@
 
 import numbers
 
+import numpy as np
+import torch
+from sklearn.utils import assert_all_finite
+
 
 def check_n(n, n_pool):
     """Validate the batch size against the pool size.
@@ -24,3 +28,21 @@ def check_n(n, n_pool):
     if n > n_pool:
         raise ValueError(f"n={n} is larger than the pool, which holds {n_pool} points.")
     return int(n)
+
+
+def check_finite_input(X):
+    """Refuse NaN or infinity in a numeric array or torch tensor given to a model as is.
+
+    Other inputs (DataFrames, dicts, Datasets) are left to the model; what it makes of
+    them is checked afterwards.
+
+    Parameters
+    ----------
+    X : object
+        Input about to be passed to the model.
+    """
+    if isinstance(X, torch.Tensor):
+        if X.is_floating_point() and not bool(torch.isfinite(X).all()):
+            raise ValueError("Input X contains NaN or infinity.")
+    elif isinstance(X, np.ndarray) and X.dtype.kind in "fc":
+        assert_all_finite(X, input_name="X")
