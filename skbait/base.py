@@ -178,7 +178,9 @@ class ModelSampler(BaseSampler):
         else:
             self.estimator_ = clone(self.estimator).fit(X, y)
         self.device_ = resolve_device(self.device, final_step(self.estimator_))
-        self._fit_labeled(self._last_layer(X))
+        if type(self)._fit_labeled is not ModelSampler._fit_labeled:
+            # only samplers that use the labeled set pay for its last layer
+            self._fit_labeled(self._last_layer(X))
 
     def _fit_labeled(self, layer):
         """Hook: cache what the labeled set contributes (``layer`` is its LastLayer)."""

@@ -38,7 +38,7 @@ _SHARED = {
     "random_state": """random_state : int, RandomState instance or None, default=None
         Seed of the sampler's randomness, resolved with
         :func:`~sklearn.utils.check_random_state` at each ``select``.""",
-    "fitted_attributes": """estimator_ : estimator object
+    "model_attributes": """estimator_ : estimator object
         The fitted model (a fitted clone of ``estimator``, or ``estimator`` itself when
         ``prefit=True``).
     n_features_in_ : int
@@ -46,11 +46,15 @@ _SHARED = {
     n_labeled_ : int
         Size of the labeled set seen during ``fit``.
     device_ : torch.device
-        Device the kernels run on.
+        Device the kernels run on.""",
+    "chunk_size": """chunk_size : int, default=None
+        Pool rows processed at once; by default sized from the width of the per-row
+        intermediates so that memory stays bounded whatever the pool size.""",
+}
+_SHARED["fitted_attributes"] = _SHARED["model_attributes"] + """
     scores_ : ndarray of shape (n,)
         Set by ``select``: the score each returned index had when it was chosen, aligned
-        with the returned indices.""",
-}
+        with the returned indices."""
 
 
 def fill_doc(obj):

@@ -1,0 +1,132 @@
+"""Coreset: greedy k-center on a representation, starting from the labeled set."""
+
+from numbers import Integral
+
+import numpy as np
+from scipy import sparse
+from sklearn.utils.validation import check_array
+
+from ._heads import representation
+from ._kernels.kcenter import kcenter_greedy
+from .base import BaseSampler, ModelSampler
+from .utils._device import resolve_device
+from .utils._docstring import fill_doc
+from .utils._param_validation import HasMethods, Interval, StrOptions
+
+
+@fill_doc
+class CoresetSampler(ModelSampler):
+    """Greedy k-center on a representation (Coreset, Sener and Savarese, ICLR 2018).
+
+    Each step takes the pool point farthest from its nearest centre, the centres being
+    the labeled points and the points chosen so far; ties go to the lowest index. The
+    representation is ``X`` itself when ``estimator`` is None (``fit`` then needs no
+    ``y``), and otherwise the model's representation ``h(x)`` (what precedes a Pipeline's
+    last step, or the ``embedding`` hook), without a bias column. Distances are computed
+    chunk by chunk, so memory grows linearly with the pool.
+
+    Parameters
+    ----------
+    estimator : estimator object or None, default=None
+        None to work on ``X`` directly. Otherwise a model as for the other samplers:
+        a :class:`~sklearn.linear_model.LogisticRegression`, a linear regressor, a
+        :class:`~sklearn.pipeline.Pipeline` ending in one, or a
+        :class:`~sklearn.frozen.FrozenEstimator` wrapping a fitted one. It is cloned and
+        fitted on the labeled set unless ``prefit=True``; the object passed in is never
+        modified.
+    metric : {{"euclidean", "cosine"}}, default="euclidean"
+        Distance between representations; ``"cosine"`` is ``1 − cos(h_i, h_j)`` and
+        needs nonzero rows.
+    {embedding}
+    {prefit}
+    {device}
+    {chunk_size}
+
+    Attributes
+    ----------
+    estimator_ : estimator object or None
+        The fitted model (a fitted clone of ``estimator``, or ``estimator`` itself when
+        ``prefit=True``); None when ``estimator`` is None.
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    n_labeled_ : int
+        Size of the labeled set seen during ``fit``.
+    device_ : torch.device
+        Device the kernels run on.
+    labeled_representation_ : ndarray of shape (n_labeled, d)
+        The labeled set's representation, the first centres.
+    scores_ : ndarray of shape (n,)
+        Set by ``select``: the distance (in ``metric``) of each returned index to its
+        nearest centre when it was chosen; non-increasing.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skbait import CoresetSampler
+    >>> X = np.array([[0.0, 0.0], [0.1, 0.0], [5.0, 0.0], [0.0, 3.0], [4.0, 4.0]])
+    >>> sampler = CoresetSampler(device="cpu").fit(X[:1])
+    >>> sampler.select(X, 2)
+    array([4, 2])
+    """
+
+    _parameter_constraints: dict = {
+        **ModelSampler._parameter_constraints,
+        "estimator": [HasMethods(["fit"]), None],
+        "metric": [StrOptions({"euclidean", "cosine"})],
+        "chunk_size": [Interval(Integral, 1, None, closed="left"), None],
+    }
+
+    def __init__(self, estimator=None, *, metric="euclidean", embedding=None, prefit=False,
+                 device="auto", chunk_size=None):
+        super().__init__(estimator, embedding=embedding, prefit=prefit, device=device)
+        self.metric = metric
+        self.chunk_size = chunk_size
+
+    def _validate_fit_data(self, X, y):
+        if self.estimator is None:
+            return BaseSampler._validate_fit_data(self, X, y)
+        return super()._validate_fit_data(X, y)
+
+    def _fit(self, X, y):
+        if self.estimator is None:
+            self.estimator_ = None
+            self.device_ = resolve_device(self.device)
+        else:
+            super()._fit(X, y)
+        self.labeled_representation_ = self._representation(X)
+
+    def _select(self, X_pool, n):
+        pool = self._representation(X_pool)
+        labeled = self.labeled_representation_
+        if pool.shape[1] != labeled.shape[1]:
+            raise ValueError(
+                f"The pool's representation has {pool.shape[1]} dimensions but the "
+                f"labeled set's had {labeled.shape[1]}; refit the sampler."
+            )
+        indices, sq_distances = kcenter_greedy(
+            self._tensor(pool), self._tensor(labeled), n, chunk_size=self.chunk_size
+        )
+        if self.metric == "cosine":
+            return indices, sq_distances / 2  # ‖x̂ − ĉ‖² / 2 = 1 − cos(x, c)
+        return indices, np.sqrt(sq_distances)
+
+    def _representation(self, X):
+        h = X if self.estimator_ is None else representation(
+            self.estimator_, X, self.embedding)
+        if sparse.issparse(h):
+            h = h.toarray()
+        h = check_array(h, dtype=np.float64, input_name="representation")
+        if self.metric == "cosine":
+            norms = np.linalg.norm(h, axis=1, keepdims=True)
+            if np.any(norms == 0):
+                raise ValueError(
+                    "metric='cosine' needs nonzero representations, but row "
+                    f"{int(np.flatnonzero(norms[:, 0] == 0)[0])} is all zeros."
+                )
+            h = h / norms
+        return h
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = self.estimator is not None
+        return tags

@@ -1,0 +1,67 @@
+"""Uncertainty sampling: the points the model is least sure about."""
+
+import numpy as np
+
+from ._kernels.uncertainty import top_n, uncertainty
+from .base import ModelSampler
+from .utils._docstring import fill_doc
+from .utils._param_validation import StrOptions
+
+
+@fill_doc
+class UncertaintySampler(ModelSampler):
+    """Choose the ``n`` points whose predicted class distribution is most uncertain.
+
+    Uncertainty is measured on ``p_x = estimator_.predict_proba(x)``; ties go to the
+    lowest index. Defined for classifiers only.
+
+    Parameters
+    ----------
+    {estimator}
+    method : {{"least_confident", "margin", "entropy"}}, default="least_confident"
+        ``"least_confident"`` scores ``1 − max_c p_c`` (the paper's "Confidence"
+        baseline); ``"margin"`` scores ``1 − (p₍₁₎ − p₍₂₎)``, one minus the gap between
+        the two most probable classes; ``"entropy"`` scores ``−Σ_c p_c log p_c``.
+    {prefit}
+    {device}
+
+    Attributes
+    ----------
+    {model_attributes}
+    scores_ : ndarray of shape (n,)
+        Set by ``select``: the uncertainty score of each returned index (larger is more
+        uncertain), in decreasing order.
+
+    See Also
+    --------
+    BadgeSampler : uncertainty and diversity through gradient embeddings.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skbait import UncertaintySampler
+    >>> X, y = load_iris(return_X_y=True)
+    >>> sampler = UncertaintySampler(LogisticRegression(), method="margin", device="cpu")
+    >>> batch = sampler.fit(X[::10], y[::10]).select(X, 5)
+    >>> bool(sampler.scores_[0] >= sampler.scores_[-1])
+    True
+    """
+
+    _parameter_constraints: dict = {
+        key: value for key, value in ModelSampler._parameter_constraints.items()
+        if key != "embedding"
+    } | {"method": [StrOptions({"least_confident", "margin", "entropy"})]}
+    _tasks = ("classification",)
+
+    def __init__(self, estimator, *, method="least_confident", prefit=False, device="auto"):
+        self.estimator = estimator
+        self.method = method
+        self.prefit = prefit
+        self.device = device
+
+    def _select(self, X_pool, n):
+        proba = np.asarray(self.estimator_.predict_proba(X_pool), dtype=np.float64)
+        if not np.all(np.isfinite(proba)):
+            raise ValueError("The predicted probabilities of X contain NaN or infinity.")
+        return top_n(uncertainty(self._tensor(proba), self.method), n)
