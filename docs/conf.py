@@ -7,10 +7,13 @@ Build (warnings are errors; the gallery runs every ``examples/plot_*.py`` on the
 
 import os
 import sys
-import warnings
 
 # Document this checkout, not whatever skbait happens to be installed.
 sys.path.insert(0, os.path.abspath(".."))
+# The gallery runs on the CPU whatever machine builds the docs, so that its numbers are
+# reproducible; set before torch is imported.
+os.environ["CUDA_VISIBLE_DEVICES"] = ""
+os.environ.setdefault("MPLBACKEND", "Agg")
 
 import skbait  # noqa: E402
 
@@ -44,11 +47,6 @@ numpydoc_attributes_as_param_list = True
 numpydoc_xref_param_type = False
 
 # -- Gallery ---------------------------------------------------------------------------
-# Examples run at build time on the CPU, whatever hardware builds the docs, so that the
-# gallery's numbers are reproducible and the build fits in a few minutes.
-os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
-os.environ.setdefault("MPLBACKEND", "Agg")
-
 sphinx_gallery_conf = {
     "examples_dirs": ["../examples"],
     "gallery_dirs": ["auto_examples"],
@@ -64,10 +62,6 @@ sphinx_gallery_conf = {
     "abort_on_example_error": False,
     "only_warn_on_example_error": False,
 }
-
-# torch and sklearn may warn while the examples run; that is the examples' business,
-# not a documentation error.
-warnings.filterwarnings("ignore", category=UserWarning, message="Matplotlib is currently using agg")
 
 # -- HTML ------------------------------------------------------------------------------
 html_theme = "pydata_sphinx_theme"

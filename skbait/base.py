@@ -18,6 +18,7 @@ from sklearn.pipeline import Pipeline
 from ._heads import _unwrap, final_step, head_task, is_net, last_layer
 from ._kernels.fisher import binary_factors, rank_one_factors, softmax_factors
 from .utils._device import resolve_device
+from .utils._docstring import fill_doc
 from .utils._param_validation import HasMethods, StrOptions
 from .utils._validation import check_finite_input, check_n
 
@@ -29,6 +30,28 @@ class BaseSampler(BaseEstimator):
     ``select(X_pool, n)`` checks the sampler is fitted, validates the pool and ``n``, and
     calls ``_select(X_pool, n)``, which returns the chosen indices and their scores.
     Subclasses implement ``_select`` and, when they need the labeled set, ``_fit``.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    n_labeled_ : int
+        Size of the labeled set seen during ``fit``.
+    scores_ : ndarray of shape (n,)
+        Set by ``select``: the score each returned index had when it was chosen.
+
+    Examples
+    --------
+    A sampler that needs no model writes only ``_select``; ``fit`` and ``select`` check
+    the inputs and the result:
+
+    >>> import numpy as np
+    >>> from skbait.base import BaseSampler
+    >>> class FirstN(BaseSampler):
+    ...     def _select(self, X_pool, n):
+    ...         return np.arange(n), np.zeros(n)
+    >>> FirstN().fit(np.zeros((3, 2))).select(np.ones((5, 2)), 2)
+    array([0, 1])
     """
 
     _parameter_constraints: dict = {}
@@ -101,6 +124,7 @@ class BaseSampler(BaseEstimator):
         return tags
 
 
+@fill_doc
 class ModelSampler(BaseSampler):
     """Base class of samplers that query a model's last layer.
 
@@ -108,6 +132,36 @@ class ModelSampler(BaseSampler):
     ``prefit=True``, resolves the torch device, and turns the model's last layer on any
     ``X`` into tensors for the kernels. Subclasses implement ``_select`` and may override
     ``_fit_labeled(layer)`` to cache what the labeled set contributes.
+
+    Parameters
+    ----------
+    {estimator}
+    {embedding}
+    {prefit}
+    {device}
+
+    Attributes
+    ----------
+    {fitted_attributes}
+
+    Examples
+    --------
+    A sampler that picks the points whose representation ``h(x)`` has the largest norm
+    (the intercept's constant feature included):
+
+    >>> import numpy as np
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skbait.base import ModelSampler
+    >>> class LargestNorm(ModelSampler):
+    ...     def _select(self, X_pool, n):
+    ...         norms = np.linalg.norm(self._last_layer(X_pool).features, axis=1)
+    ...         order = np.argsort(-norms, kind="stable")[:n]
+    ...         return order, norms[order]
+    >>> X, y = load_iris(return_X_y=True)
+    >>> sampler = LargestNorm(LogisticRegression(), device="cpu").fit(X[::10], y[::10])
+    >>> sampler.select(X, 3)
+    array([117, 131, 118])
     """
 
     _parameter_constraints: dict = {
