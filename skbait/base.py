@@ -246,7 +246,10 @@ class ModelSampler(BaseSampler):
         return layer
 
     def _tensor(self, array):
-        return torch.as_tensor(np.asarray(array), dtype=torch.float64, device=self.device_)
+        array = np.asarray(array)
+        if not array.flags.writeable:  # torch only wraps writeable memory without a warning
+            array = array.copy()
+        return torch.as_tensor(array, dtype=torch.float64, device=self.device_)
 
     def _factors(self, layer):
         """Kernel factors ``V_x = h_x ⊗ C_x`` of a LastLayer, as tensors on ``device_``."""

@@ -2,7 +2,6 @@
 
 from numbers import Integral, Real
 
-import numpy as np
 import torch
 
 from ._heads import head_task

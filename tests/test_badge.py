@@ -81,7 +81,7 @@ def test_third_draw_follows_d2_to_the_nearest_of_two_centres():
     a, h, G = _factors(seed=1)
     first = int(np.argmax(np.sum(G**2, axis=1)))
     rng = np.random.RandomState(1)
-    runs = [kmeanspp_seeding(a, h, 3, rng)[0] for _ in range(6000)]
+    runs = [kmeanspp_seeding(a, h, 3, rng)[0] for _ in range(4000)]
     second = np.bincount([r[1] for r in runs]).argmax()  # the most frequent second draw
     thirds = [r[2] for r in runs if r[1] == second]
     probs = kmeanspp_probabilities(G, [first, second])

@@ -29,7 +29,7 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-@pytest.mark.parametrize("n", [1, 7, 30])
+@pytest.mark.parametrize("n", [7, 30])
 def test_matches_brute_force(case, n):
     problem, estimator, params = CASES[case]
     X_lab, y_lab, X_pool = _problem(**problem)
@@ -65,11 +65,11 @@ def test_large_pool_in_small_chunks():
     pool = torch.as_tensor(rng.normal(size=(200_000, 4)))
     labeled = torch.as_tensor(rng.normal(size=(40, 4)))
     picks, sq_dist = kcenter_greedy(pool, labeled, 3, chunk_size=16384)
-    farthest = torch.cdist(pool, labeled).amin(dim=1)
-    assert picks[0] == int(torch.argmax(farthest))
-    assert np.sqrt(sq_dist[0]) == pytest.approx(float(farthest.max()), rel=1e-9)
-    assert sq_dist[0] >= sq_dist[1] >= sq_dist[2] > 0
-    assert len(set(picks)) == 3
+    nearest = torch.cdist(pool, labeled).amin(dim=1)
+    for pick, sq in zip(picks, sq_dist):
+        assert pick == int(torch.argmax(nearest))
+        assert np.sqrt(sq) == pytest.approx(float(nearest.max()), rel=1e-9)
+        nearest = torch.minimum(nearest, (pool - pool[pick]).norm(dim=1))
 
 
 def test_cosine_refuses_zero_rows():

@@ -15,7 +15,7 @@ METHODS = ["least_confident", "margin", "entropy"]
 
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("case", ["multinomial", "binary", "pipeline", "duplicates"])
-@pytest.mark.parametrize("n", [1, 9, 30])
+@pytest.mark.parametrize("n", [4, 30])
 def test_matches_brute_force(method, case, n):
     problem = dict(task="classification", n_classes=2 if case == "binary" else 3,
                    dup=case == "duplicates")

@@ -1,0 +1,332 @@
+"""Checks every skbait sampler must pass, and helpers to run them.
+
+Each ``check_*`` function takes ``(name, sampler)``, where ``sampler`` is an unfitted
+instance configured as the user would use it (it is cloned, never changed), and raises
+an ``AssertionError`` saying what is wrong. The data are small numeric arrays: a
+classification or a regression problem, whichever the sampler's estimator handles.
+
+Run them all with :func:`check_sampler`, or one test per check with pytest::
+
+    from skbait.utils.estimator_checks import parametrize_with_checks
+
+    @parametrize_with_checks([BadgeSampler(LogisticRegression(), random_state=0)])
+    def test_sampler(sampler, check):
+        check(sampler)
+"""
+
+import functools
+import unittest
+
+import joblib
+import numpy as np
+from sklearn.base import clone
+from sklearn.datasets import make_classification, make_regression
+from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import Ridge
+from sklearn.utils.estimator_checks import check_estimator
+
+from .._heads import head_task
+
+_N_LABELED, _N_POOL, _N_FEATURES, _N = 20, 40, 5, 7
+_ASSERT = unittest.TestCase()  # assertRaisesRegex raises AssertionError on failure
+
+
+def _params(sampler):
+    return sampler.get_params(deep=False)
+
+
+def _estimator(sampler):
+    return _params(sampler).get("estimator")
+
+
+def _task(sampler):
+    estimator = _estimator(sampler)
+    return "classification" if estimator is None else head_task(estimator)
+
+
+def _seeded(sampler, seed=0):
+    """An unfitted clone, with ``random_state=seed`` when the sampler has one."""
+    sampler = clone(sampler)
+    if "random_state" in _params(sampler):
+        sampler.set_params(random_state=seed)
+    return sampler
+
+
+def _data(task, *, n_pool=_N_POOL, seed=0):
+    """``(X_labeled, y_labeled, X_pool)``; classification labels cover 3 classes."""
+    n = _N_LABELED + n_pool
+    if task == "classification":
+        X, y = make_classification(
+            n_samples=n, n_features=_N_FEATURES, n_informative=3, n_redundant=0,
+            n_classes=3, n_clusters_per_class=1, random_state=seed,
+        )
+    else:
+        X, y = make_regression(n_samples=n, n_features=_N_FEATURES, noise=1.0,
+                               random_state=seed)
+    return X[:_N_LABELED], y[:_N_LABELED], X[_N_LABELED:]
+
+
+def _fit_select(sampler, n=_N, **data):
+    X_lab, y_lab, X_pool = _data(_task(sampler), **data)
+    sampler = _seeded(sampler).fit(X_lab, y_lab)
+    return sampler, sampler.select(X_pool, n)
+
+
+def _assert_valid_indices(name, indices, n, n_pool):
+    assert isinstance(indices, np.ndarray), (
+        f"{name}.select returned {type(indices).__name__}, not a numpy array.")
+    assert indices.dtype == np.intp, f"{name}.select returned dtype {indices.dtype}, not intp."
+    assert indices.shape == (n,), f"{name}.select returned shape {indices.shape}, not ({n},)."
+    assert np.all((indices >= 0) & (indices < n_pool)), (
+        f"{name}.select returned indices outside [0, {n_pool}): {indices}.")
+    assert len(np.unique(indices)) == n, f"{name}.select returned repeated indices {indices}."
+
+
+def check_sampler_select(name, sampler):
+    """``n`` distinct ``np.intp`` indices in range, and a finite ``scores_`` aligned to them."""
+    fitted, indices = _fit_select(sampler)
+    _assert_valid_indices(name, indices, _N, _N_POOL)
+    scores = getattr(fitted, "scores_", None)
+    assert isinstance(scores, np.ndarray) and scores.shape == (_N,), (
+        f"{name}.scores_ must be an array of shape ({_N},) after select, got {scores!r}.")
+    assert np.all(np.isfinite(scores)), f"{name}.scores_ is not finite: {scores}."
+
+
+def check_sampler_whole_pool(name, sampler):
+    """``n`` equal to the pool size returns a permutation of the pool."""
+    _, indices = _fit_select(sampler, n=12, n_pool=12)
+    _assert_valid_indices(name, indices, 12, 12)
+    assert np.array_equal(np.sort(indices), np.arange(12))
+
+
+def check_sampler_deterministic(name, sampler):
+    """Two fits with the same ``random_state`` select the same, as do two selects."""
+    X_lab, y_lab, X_pool = _data(_task(sampler))
+    first = _seeded(sampler).fit(X_lab, y_lab)
+    picks = first.select(X_pool, _N)
+    scores = first.scores_.copy()
+    again = first.select(X_pool, _N)
+    assert np.array_equal(picks, again), (
+        f"{name} selected {picks} then {again} from the same fitted sampler and pool.")
+    second = _seeded(sampler).fit(X_lab, y_lab)
+    other = second.select(X_pool, _N)
+    assert np.array_equal(picks, other), (
+        f"{name} selected {picks} then {other} after refitting with the same random_state.")
+    assert np.array_equal(scores, second.scores_), f"{name}.scores_ differs between runs."
+
+
+def check_sampler_random_state(name, sampler):
+    """Different seeds give different selections (for samplers with ``random_state``)."""
+    X_lab, y_lab, X_pool = _data(_task(sampler))
+    picks = {tuple(_seeded(sampler, seed).fit(X_lab, y_lab).select(X_pool, _N))
+             for seed in range(5)}
+    assert len(picks) > 1, f"{name} selected {picks.pop()} for five different random_state."
+
+
+def check_sampler_inputs_not_mutated(name, sampler):
+    """``fit`` and ``select`` leave ``X``, ``y`` and the pool untouched, and read-only works."""
+    arrays = _data(_task(sampler))
+    copies = [a.copy() for a in arrays]
+    X_lab, y_lab, X_pool = arrays
+    picks = _seeded(sampler).fit(X_lab, y_lab).select(X_pool, _N)
+    for what, a, b in zip(("X", "y", "X_pool"), arrays, copies):
+        assert np.array_equal(a, b), f"{name} modified {what}."
+    for a in copies:
+        a.setflags(write=False)
+    try:
+        read_only = _seeded(sampler).fit(*copies[:2]).select(copies[2], _N)
+    except ValueError as exc:
+        raise AssertionError(f"{name} fails on read-only input: {exc}") from exc
+    assert np.array_equal(picks, read_only), f"{name} selects differently from read-only input."
+
+
+def check_sampler_estimator_untouched(name, sampler):
+    """The estimator passed in is neither fitted nor modified (unless ``prefit=True``)."""
+    sampler = _seeded(sampler)
+    estimator = _estimator(sampler)
+    before = joblib.hash(estimator)
+    X_lab, y_lab, X_pool = _data(_task(sampler))
+    sampler.fit(X_lab, y_lab).select(X_pool, _N)
+    assert sampler.estimator is estimator, f"{name} replaced its estimator parameter."
+    assert joblib.hash(estimator) == before, f"{name} modified the estimator passed in."
+    if not _params(sampler).get("prefit", False):
+        assert sampler.estimator_ is not estimator, f"{name} fitted the estimator passed in."
+
+
+def check_sampler_prefit(name, sampler):
+    """``prefit=True`` uses a fitted model as is, and refuses an unfitted one clearly."""
+    X_lab, y_lab, X_pool = _data(_task(sampler))
+    X_other, y_other, _ = _data(_task(sampler), seed=1)  # so that a refit would show
+    model = clone(_estimator(sampler)).fit(X_other, y_other)
+    before = joblib.hash(model)
+    fitted = _seeded(sampler).set_params(estimator=model, prefit=True).fit(X_lab, y_lab)
+    assert fitted.estimator_ is model, f"{name} with prefit=True did not use the given model."
+    _assert_valid_indices(name, fitted.select(X_pool, _N), _N, _N_POOL)
+    assert joblib.hash(model) == before, f"{name} with prefit=True refitted the model."
+    with _ASSERT.assertRaisesRegex(NotFittedError, "prefit=True"):
+        _seeded(sampler).set_params(prefit=True).fit(X_lab, y_lab)
+
+
+def check_sampler_dtypes(name, sampler):
+    """float32 and float64 inputs both give valid selections."""
+    X_lab, y_lab, X_pool = _data(_task(sampler))
+    for dtype in (np.float32, np.float64):
+        fitted = _seeded(sampler).fit(X_lab.astype(dtype), y_lab)
+        _assert_valid_indices(name, fitted.select(X_pool.astype(dtype), _N), _N, _N_POOL)
+
+
+def check_sampler_pandas(name, sampler):
+    """A DataFrame (and a Series ``y``) selects as the equivalent array does."""
+    try:
+        import pandas as pd
+    except ImportError as exc:
+        raise unittest.SkipTest("pandas is not installed.") from exc
+    X_lab, y_lab, X_pool = _data(_task(sampler))
+    columns = [f"x{i}" for i in range(X_lab.shape[1])]
+    frames = _seeded(sampler).fit(pd.DataFrame(X_lab, columns=columns), pd.Series(y_lab))
+    picks = frames.select(pd.DataFrame(X_pool, columns=columns), _N)
+    arrays = _seeded(sampler).fit(X_lab, y_lab).select(X_pool, _N)
+    assert np.array_equal(picks, arrays), (
+        f"{name} selected {picks} from a DataFrame but {arrays} from the same array.")
+
+
+def check_sampler_not_fitted(name, sampler):
+    """``select`` before ``fit`` raises NotFittedError."""
+    with _ASSERT.assertRaises(NotFittedError):
+        clone(sampler).select(_data(_task(sampler))[2], _N)
+
+
+def check_sampler_bad_n(name, sampler):
+    """A batch size that is not a positive int at most the pool size is refused clearly."""
+    fitted, _ = _fit_select(sampler)
+    X_pool = _data(_task(sampler))[2]
+    for n, error, message in [
+        (0, ValueError, "positive"), (-1, ValueError, "positive"),
+        (_N_POOL + 1, ValueError, "larger than the pool"),
+        (2.5, TypeError, "must be an int"), (True, TypeError, "must be an int"),
+    ]:
+        with _ASSERT.assertRaisesRegex(error, message, msg=f"{name}.select(X_pool, {n!r})"):
+            fitted.select(X_pool, n)
+
+
+def check_sampler_non_finite(name, sampler):
+    """NaN or infinity in the labeled set or the pool is refused with a ValueError."""
+    X_lab, y_lab, X_pool = _data(_task(sampler))
+    fitted = _seeded(sampler).fit(X_lab, y_lab)
+    for value in (np.nan, np.inf):
+        bad = X_pool.copy()
+        bad[3, 1] = value
+        with _ASSERT.assertRaisesRegex(ValueError, "NaN|nan|infinity|inf",
+                                       msg=f"{name}.select with {value} in the pool"):
+            fitted.select(bad, _N)
+    bad = X_lab.copy()
+    bad[0, 0] = np.nan
+    with _ASSERT.assertRaisesRegex(ValueError, "NaN", msg=f"{name}.fit with NaN in X"):
+        _seeded(sampler).fit(bad, y_lab)
+
+
+def check_sampler_n_features(name, sampler):
+    """A pool with another number of features than the labeled set is refused."""
+    fitted, _ = _fit_select(sampler)
+    X_pool = _data(_task(sampler))[2]
+    with _ASSERT.assertRaisesRegex(ValueError, "features"):
+        fitted.select(X_pool[:, :-1], _N)
+
+
+def check_sampler_regression(name, sampler):
+    """With a regressor: valid selections, or a clear error.
+
+    A sampler whose class is not defined for regression raises a TypeError naming the
+    samplers that are; one that is may still refuse a parameter combination, with an
+    error that says "regression". Estimator-free samplers must accept a continuous ``y``.
+    """
+    X_lab, y_lab, X_pool = _data("regression")
+    sampler = _seeded(sampler)
+    if _estimator(sampler) is not None:
+        sampler.set_params(estimator=Ridge())
+        if "regression" not in type(sampler)._tasks:
+            with _ASSERT.assertRaisesRegex(TypeError, "regression.*BaitSampler"):
+                sampler.fit(X_lab, y_lab)
+            return
+    try:
+        indices = sampler.fit(X_lab, y_lab).select(X_pool, _N)
+    except Exception as exc:
+        if isinstance(exc, (TypeError, ValueError)) and "regression" in str(exc):
+            return
+        raise AssertionError(
+            f"{name} accepts regression but failed on it: {type(exc).__name__}: {exc}"
+        ) from exc
+    _assert_valid_indices(name, indices, _N, _N_POOL)
+
+
+def check_sampler_sklearn(name, sampler):
+    """scikit-learn's own ``check_estimator`` passes."""
+    check_estimator(_seeded(sampler))
+
+
+def _yield_sampler_checks(sampler, *, sklearn_checks=True):
+    params = _params(sampler)
+    yield check_sampler_select
+    yield check_sampler_whole_pool
+    yield check_sampler_deterministic
+    if "random_state" in params:
+        yield check_sampler_random_state
+    yield check_sampler_inputs_not_mutated
+    if params.get("estimator") is not None:
+        yield check_sampler_estimator_untouched
+        if "prefit" in params:
+            yield check_sampler_prefit
+    yield check_sampler_dtypes
+    yield check_sampler_pandas
+    yield check_sampler_not_fitted
+    yield check_sampler_bad_n
+    yield check_sampler_non_finite
+    yield check_sampler_n_features
+    yield check_sampler_regression
+    if sklearn_checks:
+        yield check_sampler_sklearn
+
+
+def _sampler_id(sampler):
+    return " ".join(repr(sampler).split())
+
+
+def check_sampler(sampler, *, sklearn_checks=True):
+    """Run every applicable check on ``sampler``; the first failure raises.
+
+    Parameters
+    ----------
+    sampler : sampler instance
+        Unfitted, configured as it will be used (it is cloned, never modified).
+    sklearn_checks : bool, default=True
+        Also run :func:`sklearn.utils.estimator_checks.check_estimator`.
+    """
+    name = type(sampler).__name__
+    for check in _yield_sampler_checks(sampler, sklearn_checks=sklearn_checks):
+        check(name, sampler)
+
+
+def parametrize_with_checks(samplers, *, sklearn_checks=True):
+    """A ``pytest.mark.parametrize`` decorator over every (sampler, check) pair.
+
+    The decorated test receives ``sampler`` and ``check`` and calls ``check(sampler)``.
+
+    Parameters
+    ----------
+    samplers : list of sampler instances
+    sklearn_checks : bool, default=True
+        Include scikit-learn's ``check_estimator`` as one check per sampler.
+
+    Returns
+    -------
+    decorator : pytest.mark.parametrize
+    """
+    import pytest
+
+    cases = [
+        (sampler, functools.partial(check, type(sampler).__name__))
+        for sampler in samplers
+        for check in _yield_sampler_checks(sampler, sklearn_checks=sklearn_checks)
+    ]
+    ids = [f"{_sampler_id(s)}-{check.func.__name__}" for s, check in cases]
+    return pytest.mark.parametrize("sampler, check", cases, ids=ids)
