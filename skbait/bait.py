@@ -43,8 +43,9 @@ class BaitSampler(ModelSampler):
         paper's "BAIT without I(θ)" ablation, A-optimal design).
     device : {{"auto", "cpu", "cuda"}} or torch.device, default="auto"
         Where the torch kernels run. ``"auto"`` follows a skorch net's ``device``, and
-        otherwise uses CUDA when torch sees a GPU and the CPU if not. Selection state is float64 on every device, with TF32 disabled; on CUDA
-        ``M⁻¹`` is recomputed exactly every 50 updates.
+        otherwise uses CUDA when torch sees a GPU and the CPU if not. Selection state is
+        float64 on every device, with TF32 disabled; on CUDA ``M⁻¹`` is recomputed exactly
+        every 50 updates.
     {prefit}
     chunk_size : int, default=None
         Pool rows processed at once; by default sized from ``d·k²`` so that memory stays

@@ -14,6 +14,7 @@ import pytest
 import torch
 from sklearn.datasets import make_classification, make_regression
 from sklearn.exceptions import NotFittedError
+from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -213,6 +214,14 @@ def test_prefit_false_trains_a_clone():
         _with_bias(_body(fitted, X_lab)), fitted.predict_proba(X_lab),
         _with_bias(_body(fitted, X_pool)), fitted.predict_proba(X_pool), "softmax",
     )
+
+
+def test_frozen_net_is_used_as_is():
+    net, X_lab, y_lab, X_pool = _fitted()
+    frozen = BaitSampler(FrozenEstimator(net)).fit(X_lab, y_lab)
+    assert frozen.estimator_.estimator is net
+    prefit = BaitSampler(net, prefit=True).fit(X_lab, y_lab)
+    np.testing.assert_array_equal(frozen.select(X_pool, 5), prefit.select(X_pool, 5))
 
 
 def test_pipeline_ending_in_a_net():
