@@ -1,66 +1,25 @@
 """Every public class and function has a numpydoc docstring that matches its signature.
 
-The public API is what a user reaches without underscores: the names in ``__all__`` of
-``skbait`` and of its public modules, plus every class or function defined in a module
-whose dotted path has no private component (``skbait.base.BaseSampler``, for example).
-The examples in those docstrings run as doctests (``--doctest-modules`` in setup.cfg).
+The public API is defined in ``tests/public_api.py``. The examples in those docstrings run
+as doctests (``--doctest-modules`` in setup.cfg).
 """
 
-import importlib
 import inspect
-import pkgutil
 
 import numpydoc.validate
 import pytest
 from numpydoc.docscrape import ClassDoc, FunctionDoc
 
 import skbait
+from public_api import public_api, public_methods
 
 # numpydoc.validate codes enforced on every public class, function and method.
 CHECKS = {"GL08", "SS01", "PR07", "PR10", "RT01"}
 # Classes and functions are what users look up: each carries an example.
 EXAMPLE_CHECKS = {"EX01"}
 
-
-def _public_modules():
-    names = ["skbait"]
-    for info in pkgutil.walk_packages(skbait.__path__, prefix="skbait."):
-        if any(part.startswith("_") for part in info.name.split(".")):
-            continue  # private modules, and __main__ (it runs a command)
-        names.append(info.name)
-    return [importlib.import_module(name) for name in names]
-
-
-def _public_api():
-    """``{dotted name: object}``, each object under its shortest public path."""
-    found = {}
-    for module in _public_modules():
-        exported = set(getattr(module, "__all__", ()))
-        for name, obj in sorted(vars(module).items()):
-            if name.startswith("_") or not (inspect.isclass(obj) or inspect.isfunction(obj)):
-                continue
-            if name in exported or getattr(obj, "__module__", None) == module.__name__:
-                found.setdefault(id(obj), (f"{module.__name__}.{name}", obj))
-    return dict(sorted(found.values()))
-
-
-def _public_methods(api):
-    """``{dotted name: function}`` of the public methods skbait defines, each once.
-
-    A method is named after the class that defines it (``skbait.base.BaseSampler.fit``).
-    """
-    found = {}
-    for cls in api.values():
-        if not inspect.isclass(cls):
-            continue
-        for attr, func in inspect.getmembers(cls, inspect.isfunction):
-            if not attr.startswith("_") and func.__module__.startswith("skbait"):
-                found[f"{func.__module__}.{func.__qualname__}"] = func
-    return dict(sorted(found.items()))
-
-
-API = _public_api()
-METHODS = _public_methods(API)
+API = public_api()
+METHODS = public_methods(API)
 
 
 def _documented_parameters(obj):
