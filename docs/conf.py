@@ -11,8 +11,11 @@ import sys
 # Document this checkout, not whatever skbait happens to be installed.
 sys.path.insert(0, os.path.abspath(".."))
 # The gallery runs on the CPU whatever machine builds the docs, so that its numbers are
-# reproducible; set before torch is imported.
+# reproducible. Its problems are small: one thread per library is about as fast, and on a
+# shared 2-core CI runner it avoids threads spinning against each other (a several-fold
+# slowdown there). Set before numpy and torch are imported.
 os.environ["CUDA_VISIBLE_DEVICES"] = ""
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 import skbait  # noqa: E402
