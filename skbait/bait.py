@@ -1,5 +1,6 @@
 """BAIT: batch selection minimising ``tr(M⁻¹ F)`` on the last layer's Fisher information."""
 
+import time
 from numbers import Integral, Real
 
 import torch
@@ -51,7 +52,7 @@ class BaitSampler(ModelSampler):
         Pool rows processed at once; by default sized from ``d·k²`` so that memory stays
         bounded whatever the pool size.
     verbose : int, default=0
-        Reserved for progress output; 0 prints nothing.
+        If positive, ``select`` prints the problem size, the device and the time it took.
 
     Attributes
     ----------
@@ -124,6 +125,7 @@ class BaitSampler(ModelSampler):
         self.labeled_fisher_ = total.cpu().numpy()
 
     def _select(self, X_pool, n):
+        start = time.perf_counter()
         pool = self._factors(self._last_layer(X_pool))
         n_pool, n_lab = pool.h.shape[0], self.n_labeled_
         n_forward = min(self.oversample * n, n_pool) if self.backward else n
@@ -150,6 +152,12 @@ class BaitSampler(ModelSampler):
                 n_forward,
                 chunk_size=self.chunk_size,
                 refresh_every=50 if self.device_.type == "cuda" else None,
+            )
+        if self.verbose:
+            print(
+                f"[BaitSampler] {n_pool} candidates, D={pool.n_params} parameters, "
+                f"{n_forward} forward + {n_forward - n} backward steps on {self.device_}: "
+                f"{time.perf_counter() - start:.2f} s, tr(M⁻¹F) = {result.objective:.6g}"
             )
         self.objective_ = result.objective
         self.forward_gains_ = result.forward_gains

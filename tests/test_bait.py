@@ -124,6 +124,15 @@ def test_deterministic_and_inputs_untouched():
     assert sampler.estimator_ is not estimator
 
 
+def test_verbose_reports_the_run(capsys):
+    X_lab, y_lab, X_pool = _problem("classification")
+    BaitSampler(LogisticRegression(), device="cpu").fit(X_lab, y_lab).select(X_pool, 3)
+    assert capsys.readouterr().out == ""
+    BaitSampler(LogisticRegression(), device="cpu", verbose=1).fit(X_lab, y_lab).select(X_pool, 3)
+    out = capsys.readouterr().out
+    assert "30 candidates" in out and "6 forward + 3 backward" in out and "cpu" in out
+
+
 def test_prefit_uses_the_given_model():
     X_lab, y_lab, X_pool = _problem("classification")
     model = LogisticRegression(C=0.1).fit(X_pool, np.arange(len(X_pool)) % 3)

@@ -76,3 +76,30 @@ def check_finite(scores, valid, what):
             "numerically degenerate (saturated probabilities with a tiny alpha, or "
             "features of huge scale). Increase alpha or rescale the features."
         )
+
+
+def checked_argmax(scores, valid, what):
+    """Index and value of the largest valid score, with one device synchronisation.
+
+    Ties go to the lowest index. Raises FloatingPointError (through
+    :func:`check_finite`) when a valid score is NaN or infinite.
+
+    Parameters
+    ----------
+    scores : torch.Tensor of shape (n,)
+    valid : torch.Tensor of bool, shape (n,)
+    what : str
+        Name of the score, for the message.
+
+    Returns
+    -------
+    index : int
+    value : float
+    """
+    masked = scores.masked_fill(~valid, -torch.inf)
+    j = torch.argmax(masked)
+    bad = (valid & ~torch.isfinite(scores)).any()
+    index, value, any_bad = torch.stack([j.to(scores.dtype), masked[j], bad.to(scores.dtype)]).tolist()
+    if any_bad:
+        check_finite(scores, valid, what)
+    return int(index), value

@@ -12,8 +12,8 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from ._numerics import check_finite, chunk_rows
-from .fisher import apply_ct, quad_forms
+from ._numerics import checked_argmax, chunk_rows
+from .fisher import apply_ct_, quad_forms
 
 
 class TraceState:
@@ -41,6 +41,7 @@ class TraceState:
         self.m = m0.clone() if refresh_every else None
         self.minv = _spd_inverse(m0)
         self.n_updates = 0
+        self._buffer = None
         d, k = pool.h.shape[1], pool.s.shape[1]
         self.k = k
         self.eye = torch.eye(k, dtype=m0.dtype, device=m0.device)
@@ -71,40 +72,47 @@ class TraceState:
         """
         h, s, u = self.pool
         d, k = h.shape[1], self.k
-        factor = self.pool.dense(index)  # D × k
+        factor = self.pool.dense(index)  # U: D × k
         r = self.minv @ factor
-        a_inv = _sym_inverse(factor.T @ r + sign * self.eye)
+        # M⁻¹ ← M⁻¹ − R A⁻¹ Rᵀ with A = UᵀR + sign·I, definite of the sign of the update:
+        # write sign·A⁻¹ = G Gᵀ and R' = R G, so that M⁻¹ ← M⁻¹ − sign·R' R'ᵀ.
+        r = r @ _cholesky_of_inverse(sign * (factor.T @ r) + self.eye, check=sign < 0)
         if self.q is None:
             both = r
         else:
+            # Q ← Q − sign(a zᵀ + z aᵀ) + a W aᵀ == Q − sign(a eᵀ + e aᵀ), e = z − ½ sign a W,
+            # with a = ṼᵀR', z = ṼᵀM⁻¹FR', W = R'ᵀFR'; both a and e come from one GEMM.
             fr = self.fisher @ r
-            half_w = (r.T @ fr) / 2
-            both = torch.cat([r, self.minv @ fr], dim=1)  # [R | Z]: one GEMM gives a_x, z_x
+            e_mat = self.minv @ fr - (0.5 * sign) * (r @ (r.T @ fr))
+            both = torch.cat([r, e_mat], dim=1)
         width = both.shape[1]
         both = both.reshape(d, k * width)
         changes = None if self.q is None else self._empty(rows)
         for window, block in self._row_blocks(rows):
-            proj = apply_ct(s[block], u[block], (h[block] @ both).reshape(-1, k, width))
+            hb = h[block]
+            # a reused workspace: fresh multi-megabyte tensors every step cost page faults
+            proj = self._workspace(hb.shape[0] * k * width).view(-1, k, width)
+            torch.matmul(hb, both, out=proj.view(-1, k * width))
+            apply_ct_(s[block], u[block], proj)
             a = proj[:, :, :k]
-            b = a @ a_inv
             p = self.p[block]
-            p.baddbmm_(b, a.transpose(1, 2), alpha=-1)
+            p.baddbmm_(a, a.transpose(1, 2), alpha=-sign)
             if self.q is not None:
-                # Q − b zᵀ − z bᵀ + b W bᵀ  ==  Q − b eᵀ − e bᵀ  with  e = z − ½ b W
-                e = proj[:, :, k:] - b @ half_w
+                e = proj[:, :, k:]
                 q = self.q[block]
-                q.baddbmm_(b, e.transpose(1, 2), alpha=-1)
-                q.baddbmm_(e, b.transpose(1, 2), alpha=-1)
+                q.baddbmm_(a, e.transpose(1, 2), alpha=-sign)
+                q.baddbmm_(e, a.transpose(1, 2), alpha=-sign)
                 changes[window] = self._change(p, q, sign)
             if rows is not None:
                 self.p[block] = p
                 if self.q is not None:
                     self.q[block] = q
-        self.minv = self.minv - r @ a_inv @ r.T
-        self.minv = (self.minv + self.minv.T) / 2
+        self.minv.addmm_(r, r.T, alpha=-sign)
+        if self.n_updates % 16 == 15:
+            self.minv = (self.minv + self.minv.T) / 2
         self.n_updates += 1
         if self.m is not None:
-            self.m += sign * (factor @ factor.T)
+            self.m.addmm_(factor, factor.T, alpha=sign)
             if self.n_updates % self.refresh_every == 0:
                 self.minv = _spd_inverse(self.m)
         return changes
@@ -120,6 +128,11 @@ class TraceState:
             out[window] = self._change(self.p[block], self.q[block], sign)
         return out
 
+    def _workspace(self, size):
+        if self._buffer is None or self._buffer.numel() < size:
+            self._buffer = torch.empty(size, dtype=self.minv.dtype, device=self.minv.device)
+        return self._buffer[:size]
+
     def _empty(self, rows):
         n = self.pool.h.shape[0] if rows is None else rows.shape[0]
         return torch.empty(n, dtype=self.minv.dtype, device=self.minv.device)
@@ -127,12 +140,24 @@ class TraceState:
     def _change(self, p, q, sign):
         if self.k == 1:
             return q[:, 0, 0] / (1.0 + sign * p[:, 0, 0])
-        sol = torch.linalg.solve_ex(self.eye + sign * p, q)[0]
-        return sol.diagonal(dim1=1, dim2=2).sum(1)
+        if sign > 0 and self.k > 16:
+            # I + P is positive definite; for large k batched Cholesky beats batched LU
+            # on both CPU and CUDA (benchmarks/micro_gpu_solvers.py)
+            inv = torch.cholesky_inverse(torch.linalg.cholesky_ex(torch.add(self.eye, p))[0])
+        else:
+            inv = torch.linalg.inv_ex(torch.add(self.eye, p, alpha=sign))[0]
+        # tr(X⁻¹ Q) for symmetric X and Q, without a triangular solve per right-hand side
+        return (inv * q).sum((1, 2))
 
     def objective(self):
         """``tr(M⁻¹ F)`` for the current ``M``."""
-        return float((self.minv * self.fisher).sum())
+        value = float((self.minv * self.fisher).sum())
+        if not np.isfinite(value):
+            raise FloatingPointError(
+                f"tr(M⁻¹F) = {value}: M⁻¹ lost precision. Increase alpha or rescale the "
+                "features."
+            )
+        return value
 
 
 class BaitResult(NamedTuple):
@@ -187,10 +212,9 @@ def bait_greedy(pool, fisher, m0, n_select, n_forward, *, chunk_size=None, refre
     order, gains = [], []
     g = state.trace_change(+1)
     for step in range(n_forward):
-        check_finite(g, ~chosen, "BAIT forward gain")
-        j = int(torch.argmax(g.masked_fill(chosen, -torch.inf)))
+        j, gain = checked_argmax(g, ~chosen, "BAIT forward gain")
         order.append(j)
-        gains.append(float(g[j]))
+        gains.append(gain)
         chosen[j] = True
         if step + 1 < n_forward:
             g = state.update(j, +1)
@@ -201,12 +225,13 @@ def bait_greedy(pool, fisher, m0, n_select, n_forward, *, chunk_size=None, refre
     candidates = torch.tensor(sorted(kept), device=pool.h.device)
     increase = state.trace_change(-1, candidates)
     for _ in range(n_forward - n_select):
-        check_finite(increase, torch.ones_like(candidates, dtype=torch.bool),
-                     "BAIT backward loss")
-        pos = int(torch.argmin(increase))
-        losses.append(float(increase[pos]))
-        del kept[int(candidates[pos])]
-        removed, candidates = int(candidates[pos]), torch.tensor(sorted(kept), device=pool.h.device)
+        # removal costs the least increase: the argmax of its negation
+        pos, loss = checked_argmax(-increase, torch.ones_like(candidates, dtype=torch.bool),
+                                   "BAIT backward loss")
+        losses.append(-loss)
+        removed = int(candidates[pos])
+        del kept[removed]
+        candidates = torch.tensor(sorted(kept), device=pool.h.device)
         increase = state.update(removed, -1, rows=candidates)
     indices = np.array([j for j in order if j in kept], dtype=np.intp)
     return BaitResult(
@@ -228,7 +253,19 @@ def _spd_inverse(matrix):
     return torch.cholesky_inverse(chol)
 
 
-def _sym_inverse(matrix):
-    """Inverse of a small symmetric matrix (indefinite for removals), symmetrised."""
-    inv = torch.linalg.inv((matrix + matrix.T) / 2)
-    return (inv + inv.T) / 2
+def _cholesky_of_inverse(matrix, check):
+    """``G`` with ``G Gᵀ = matrix⁻¹`` for a small symmetric positive definite matrix.
+
+    An addition's ``I + UᵀM⁻¹U`` has eigenvalues ≥ 1 and is not checked (a check would
+    synchronise a GPU at every step); a removal's ``I − UᵀM⁻¹U`` may be barely definite,
+    so ``check=True`` verifies its factorization.
+    """
+    chol, info = torch.linalg.cholesky_ex((matrix + matrix.T) / 2)
+    if check and int(info) != 0:
+        raise FloatingPointError(
+            "Removing a point would make M singular: the problem is numerically degenerate. "
+            "Increase alpha or rescale the features."
+        )
+    eye = torch.eye(matrix.shape[0], dtype=matrix.dtype, device=matrix.device)
+    # matrix⁻¹ = L⁻ᵀ L⁻¹, so G = L⁻ᵀ
+    return torch.linalg.solve_triangular(chol, eye, upper=False).T

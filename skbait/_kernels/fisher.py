@@ -79,6 +79,12 @@ def apply_ct(s, u, y):
     return s[:, :, None] * (y - torch.einsum("na,nam->nm", u, y)[:, None, :])
 
 
+def apply_ct_(s, u, y):
+    """In-place :func:`apply_ct`: overwrite ``y`` with ``C_xᵀ Y_x``; returns ``y``."""
+    t = torch.einsum("na,nam->nm", u, y)
+    return y.sub_(t[:, None, :]).mul_(s[:, :, None])
+
+
 def _sandwich(s, u, y):
     """``C_xᵀ Y_x C_x`` for a batch of symmetric ``Y_x``."""
     left = apply_ct(s, u, y)  # Cᵀ Y
