@@ -1,7 +1,8 @@
 """The documentation stays in step with the code.
 
 The fast tests check what a stale page would get wrong (the API page and the sampler table
-list every public name, the quickstart's code runs, every gallery script has a title). The
+list every public name, the code of the quickstart page and of the README's quickstart
+runs, every gallery script has a title). The
 slow test builds the whole site with warnings as errors, running the gallery, exactly as
 the README's docs command does.
 """
@@ -64,19 +65,33 @@ def test_sampler_table_lists_every_sampler():
     assert not missing, f"docs/user_guide/samplers.rst does not describe {missing}"
 
 
-def test_quickstart_code_runs():
-    blocks = _python_blocks(_read(DOCS / "quickstart.rst"))
-    assert len(blocks) >= 3
-    namespace = {"__name__": "quickstart"}
+def _run_blocks(blocks, filename):
+    namespace = {"__name__": filename}
     # Small problems: one thread is as fast, and immune to a busy machine's contention.
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         for block in blocks:
-            exec(compile(block, "docs/quickstart.rst", "exec"), namespace)
+            exec(compile(block, filename, "exec"), namespace)
     finally:
         torch.set_num_threads(threads)
+    return namespace
+
+
+def test_quickstart_code_runs():
+    blocks = _python_blocks(_read(DOCS / "quickstart.rst"))
+    assert len(blocks) >= 3
+    namespace = _run_blocks(blocks, "docs/quickstart.rst")
     assert namespace["sampler"].estimator_ is namespace["trained"]
+
+
+def test_readme_quickstart_runs():
+    section = re.search(r"^## Quickstart\n(.*?)(?=^## |\Z)", _read(ROOT / "README.md"), re.M | re.S)
+    assert section, "README.md has no '## Quickstart' section"
+    blocks = re.findall(r"^```python\n(.*?)^```", section.group(1), re.M | re.S)
+    assert blocks, "README.md's quickstart has no python code block"
+    namespace = _run_blocks(blocks, "README.md")
+    assert "sampler" in namespace and hasattr(namespace["sampler"], "estimator_")
 
 
 @pytest.mark.parametrize("script", sorted(EXAMPLES.glob("plot_*.py")), ids=lambda p: p.name)
