@@ -28,6 +28,8 @@ from sklearn.linear_model import (
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_array
 
+from ._kernels.memory import MEMORY_ADVICE, check_memory, representation_bytes
+
 _CLASSIFIERS = (LogisticRegression, LogisticRegressionCV)
 _REGRESSORS = (
     LinearRegression, Ridge, RidgeCV, Lasso, LassoCV, ElasticNet, ElasticNetCV,
@@ -187,7 +189,7 @@ class _NetHook:
         return h
 
 
-def last_layer(estimator, X, embedding=None):
+def last_layer(estimator, X, embedding=None, check=None):
     """Evaluate the last layer of a fitted ``estimator`` on ``X``.
 
     Parameters
@@ -201,6 +203,11 @@ def last_layer(estimator, X, embedding=None):
         How to compute the representation: see :func:`representation` and, for skorch
         nets, :class:`_NetHook` (``None`` or a submodule name); a callable is called as
         ``embedding(estimator, X)``.
+    check : callable, default=None
+        Called as ``check(n, d, k)`` with the shape of the last layer (``d`` with the bias
+        column, ``k`` the width of the Fisher factor) as soon as the representation is
+        known, before a sparse one is densified and before a linear model's probabilities
+        are computed: a sampler refuses there a problem too large for its device.
 
     Returns
     -------
@@ -220,10 +227,20 @@ def last_layer(estimator, X, embedding=None):
     else:
         h = representation(estimator, X, embedding)
         bias = embedding is None and getattr(head, "fit_intercept", False)
-        output = np.asarray(predict(X), dtype=np.float64) if task == "classification" else None
+        output = None
+    if not sparse.issparse(h):
+        h = check_array(h, dtype=np.float64, input_name="representation")
+    if check is not None:
+        check(h.shape[0], h.shape[1] + bias, _fisher_width(head, task, output))
     if sparse.issparse(h):
-        h = h.toarray()
-    h = check_array(h, dtype=np.float64, input_name="representation")
+        check_memory(
+            representation_bytes(*h.shape), "cpu",
+            f"Densifying the sparse representation ({h.shape[0]} × {h.shape[1]})",
+            MEMORY_ADVICE,
+        )
+        h = check_array(h.toarray(), dtype=np.float64, input_name="representation")
+    if output is None and task == "classification":
+        output = np.asarray(predict(X), dtype=np.float64)
     if bias:
         h = np.hstack([h, np.ones((h.shape[0], 1))])
     if task == "regression":
@@ -233,6 +250,20 @@ def last_layer(estimator, X, embedding=None):
     if output_layer is not None:
         _check_logits(output_layer, layer, output)
     return layer
+
+
+def _fisher_width(head, task, output):
+    """Columns ``k`` of the Fisher factor: classes for softmax, 1 for binary and regression.
+
+    ``output`` is the net's prediction when already computed, else None (a linear model's
+    classes tell).
+    """
+    if task == "regression":
+        return 1
+    if output is None:
+        n_classes = len(head.classes_)
+        return 1 if n_classes == 2 else n_classes
+    return 1 if _classifier_kind(head, output) == "binary" else output.shape[1]
 
 
 def _classifier_kind(head, proba):

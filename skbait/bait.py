@@ -8,6 +8,7 @@ import torch
 from ._kernels._numerics import exact_matmul
 from ._kernels.bait import bait_greedy
 from ._kernels.fisher import fisher_sum
+from ._kernels.memory import trace_state_bytes
 from .base import ModelSampler
 from .utils._docstring import fill_doc
 from .utils._param_validation import Interval, StrOptions
@@ -118,6 +119,12 @@ class BaitSampler(ModelSampler):
         self.fisher = fisher
         self.chunk_size = chunk_size
         self.verbose = verbose
+
+    def _memory_bytes(self, n_rows, d, k):
+        return trace_state_bytes(
+            n_rows, d, k, device=self.device_, chunk_size=self.chunk_size,
+            refresh=self.device_.type == "cuda",
+        )
 
     def _fit_labeled(self, layer):
         with exact_matmul():

@@ -17,6 +17,7 @@ from sklearn.pipeline import Pipeline
 
 from ._heads import _unwrap, final_step, head_task, is_net, last_layer
 from ._kernels.fisher import binary_factors, rank_one_factors, softmax_factors
+from ._kernels.memory import MEMORY_ADVICE, check_memory, format_bytes, representation_bytes
 from .utils._device import resolve_device
 from .utils._docstring import fill_doc
 from .utils._param_validation import HasMethods, StrOptions
@@ -71,10 +72,19 @@ class BaseSampler(BaseEstimator):
         self : object
             The fitted sampler.
         """
-        self._validate_params()
-        X, y = self._validate_fit_data(X, y)
-        self.n_labeled_ = _num_rows(X)
-        self._fit(X, y)
+        try:
+            self._validate_params()
+            X, y = self._validate_fit_data(X, y)
+            self.n_labeled_ = _num_rows(X)
+            self._fit(X, y)
+        except BaseException:
+            # an error or interrupt half-way (a refused allocation, Ctrl-C) must not leave a
+            # sampler that looks fitted with part of its state, or a previous fit's state
+            # mixed with this one's: it is left unfitted instead
+            for name in [name for name in vars(self) if name.endswith("_")
+                         and not name.startswith("_")]:
+                delattr(self, name)
+            raise
         return self
 
     def select(self, X_pool, n):
@@ -240,10 +250,29 @@ class ModelSampler(BaseSampler):
         """Hook: cache what the labeled set contributes (``layer`` is its LastLayer)."""
 
     def _last_layer(self, X):
-        layer = last_layer(self.estimator_, X, self.embedding)
+        layer = last_layer(self.estimator_, X, self.embedding, check=self._check_memory)
         if not np.all(np.isfinite(layer.features)):
             raise ValueError("The representation of X contains NaN or infinity.")
         return layer
+
+    def _memory_bytes(self, n_rows, d, k):
+        """Hook: peak bytes the sampler needs for a last layer of shape ``(n_rows, d, k)``.
+
+        The default counts the dense representation; samplers with a larger state override
+        it with an estimate from :mod:`skbait._kernels.memory`.
+        """
+        return representation_bytes(n_rows, d)
+
+    def _check_memory(self, n_rows, d, k):
+        """Refuse, before allocating, a last layer whose selection cannot fit on device_."""
+        big = (d * k) ** 2 * 8
+        check_memory(
+            self._memory_bytes(n_rows, d, k),
+            self.device_,
+            f"{type(self).__name__} on {n_rows} rows with d={d}, k={k} (D = d·k = {d * k}; "
+            f"one D × D float64 matrix takes {format_bytes(big)})",
+            MEMORY_ADVICE,
+        )
 
     def _tensor(self, array):
         array = np.asarray(array)

@@ -5,6 +5,14 @@ For every candidate ``x`` the state keeps two ``k × k`` matrices,
 trace by ``tr((I + P_x)⁻¹ Q_x)``; removing it raises the trace by ``tr((I − P_x)⁻¹ Q_x)``.
 A pick (or removal) with factor ``U`` is a rank-``k`` Woodbury update of ``M⁻¹`` and of every
 ``P_x, Q_x`` (design note, section 3), costing ``O(n d k² + n k³ + D² k)`` per step.
+
+For the candidates already in ``M`` (the members) the removal score is not computed from
+``I − P_x``: when ``x`` dominates a direction of ``M`` (large features, small ``alpha``),
+``I − P_x = (I + P̂_x)⁻¹`` is tiny and ``P_x`` only holds it to an absolute error of
+``eps·‖P̂_x‖``, so the score loses all its digits (it even turns negative). The state keeps
+instead ``P̂_x = Ṽ_xᵀ M₋ₓ⁻¹ Ṽ_x`` and ``Q̂_x = Ṽ_xᵀ M₋ₓ⁻¹ F M₋ₓ⁻¹ Ṽ_x`` relative to
+``M₋ₓ = M − Ṽ_x Ṽ_xᵀ`` (their values when ``x`` was picked, then updated), and the removal
+score is ``tr((I + P̂_x)⁻¹ Q̂_x)``, the forward gain of putting ``x`` back.
 """
 
 from typing import NamedTuple
@@ -14,6 +22,14 @@ import torch
 
 from ._numerics import checked_argmax, chunk_rows
 from .fisher import apply_ct_, quad_forms
+
+# Recompute M⁻¹, P_x, Q_x once the best forward gain has fallen below this fraction of the
+# best gain when they were last computed: past that the incremental values have lost too
+# many digits to cancellation (see TraceState.recompute).
+_RECOMPUTE_DROP = 1e-6
+# A removal whose score and actual change of tr(M⁻¹F) differ by more than this fraction
+# reveals a state that has lost its accuracy (see _check_consistent).
+_CONSISTENCY = 1e-2
 
 
 class TraceState:
@@ -38,6 +54,7 @@ class TraceState:
         self.pool = pool
         self.fisher = fisher
         self.refresh_every = refresh_every
+        self.m0 = m0
         self.m = m0.clone() if refresh_every else None
         self.minv = _spd_inverse(m0)
         self.n_updates = 0
@@ -49,12 +66,35 @@ class TraceState:
             pool.h.shape[0], 6 * k * k + d, device=m0.device, dtype=m0.dtype,
             chunk_size=chunk_size,
         )
-        if fisher is None:
-            (self.p,) = quad_forms(pool, [self.minv], chunk_size=chunk_size)
+        self.chunk_size = chunk_size
+        # rows in M, and their P̂_x, Q̂_x relative to M without them (see the module docstring)
+        self.members = []
+        self.recompute()
+        self.p_hat = self.p.new_empty((0, k, k))
+        self.q_hat = None if self.q is None else self.q.new_empty((0, k, k))
+
+    def recompute(self):
+        """``M⁻¹`` from ``M``, then ``P_x`` (and ``Q_x``) of every candidate from ``M⁻¹``.
+
+        The incremental updates hold ``M⁻¹, P_x, Q_x`` to an absolute error proportional to
+        their largest past values; once the gains have fallen by many orders of magnitude
+        (huge features with a tiny ``alpha``), recomputing them restores their accuracy.
+        """
+        self.rebuild_minv()
+        if self.fisher is None:
+            (self.p,) = quad_forms(self.pool, [self.minv], chunk_size=self.chunk_size)
             self.q = None
         else:
-            b = self.minv @ fisher @ self.minv
-            self.p, self.q = quad_forms(pool, [self.minv, (b + b.T) / 2], chunk_size=chunk_size)
+            b = self.minv @ self.fisher @ self.minv
+            self.p, self.q = quad_forms(
+                self.pool, [self.minv, (b + b.T) / 2], chunk_size=self.chunk_size
+            )
+
+    def rebuild_minv(self):
+        """``M⁻¹`` refactored from ``M = M₀ + Σ Ṽ_x Ṽ_xᵀ`` (members), ending its drift."""
+        if self.members:
+            factors = torch.cat([self.pool.dense(j) for j in self.members], dim=1)
+            self.minv = _spd_inverse(torch.addmm(self.m0, factors, factors.T))
 
     def _row_blocks(self, rows):
         n = self.pool.h.shape[0] if rows is None else rows.shape[0]
@@ -76,14 +116,24 @@ class TraceState:
         r = self.minv @ factor
         # M⁻¹ ← M⁻¹ − R A⁻¹ Rᵀ with A = UᵀR + sign·I, definite of the sign of the update:
         # write sign·A⁻¹ = G Gᵀ and R' = R G, so that M⁻¹ ← M⁻¹ − sign·R' R'ᵀ.
-        r = r @ _cholesky_of_inverse(sign * (factor.T @ r) + self.eye, check=sign < 0)
+        if sign > 0:
+            r = r @ _cholesky_of_inverse(factor.T @ r + self.eye)
+            new_member = (self.p[index].clone(), None if self.q is None else self.q[index].clone())
+        else:
+            # −A⁻¹ = (I − UᵀM⁻¹U)⁻¹ = I + P̂: from the member state, not from a cancellation
+            pos = self.members.index(index)
+            r = r @ _cholesky(self.eye + self.p_hat[pos])
+            keep = [i for i in range(len(self.members)) if i != pos]
+            self._set_members([self.members[i] for i in keep], keep)
+        w_mat = None
         if self.q is None:
             both = r
         else:
             # Q ← Q − sign(a zᵀ + z aᵀ) + a W aᵀ == Q − sign(a eᵀ + e aᵀ), e = z − ½ sign a W,
             # with a = ṼᵀR', z = ṼᵀM⁻¹FR', W = R'ᵀFR'; both a and e come from one GEMM.
             fr = self.fisher @ r
-            e_mat = self.minv @ fr - (0.5 * sign) * (r @ (r.T @ fr))
+            w_mat = r.T @ fr
+            e_mat = self.minv @ fr - (0.5 * sign) * (r @ w_mat)
             both = torch.cat([r, e_mat], dim=1)
         width = both.shape[1]
         both = both.reshape(d, k * width)
@@ -107,6 +157,9 @@ class TraceState:
                 self.p[block] = p
                 if self.q is not None:
                     self.q[block] = q
+        self._update_members(both.reshape(d, -1), sign, w_mat)
+        if sign > 0:
+            self._set_members(self.members + [index], list(range(len(self.members))), new_member)
         self.minv.addmm_(r, r.T, alpha=-sign)
         if self.n_updates % 16 == 15:
             self.minv = (self.minv + self.minv.T) / 2
@@ -127,6 +180,62 @@ class TraceState:
         for window, block in self._row_blocks(rows):
             out[window] = self._change(self.p[block], self.q[block], sign)
         return out
+
+    def removal_increase(self):
+        """Members (ascending) and the increase of ``tr(M⁻¹F)`` if each were removed.
+
+        The increase is ``tr((I + P̂_x)⁻¹ Q̂_x)``, computed from the member state (see the
+        module docstring) rather than as ``tr((I − P_x)⁻¹ Q_x)``.
+        """
+        order = sorted(range(len(self.members)), key=self.members.__getitem__)
+        device = self.minv.device
+        rows = torch.tensor([self.members[i] for i in order], device=device, dtype=torch.long)
+        pos = torch.tensor(order, device=device, dtype=torch.long)
+        return rows, self._change(self.p_hat[pos], self.q_hat[pos], +1)
+
+    def _set_members(self, members, keep, new=None):
+        """Keep the member state at positions ``keep``, then append ``new`` (P̂, Q̂) if given."""
+        self.members = members
+        self.p_hat = self.p_hat[keep]
+        if self.q_hat is not None:
+            self.q_hat = self.q_hat[keep]
+        if new is not None:
+            self.p_hat = torch.cat([self.p_hat, new[0][None]])
+            if self.q_hat is not None:
+                self.q_hat = torch.cat([self.q_hat, new[1][None]])
+
+    def _update_members(self, both, sign, w_mat):
+        """Rank-``k`` update of ``P̂_x, Q̂_x`` (relative to ``M₋ₓ``) for every member ``x``.
+
+        With ``Γ = I + P̂_x = (I − P_x)⁻¹``, ``M₋ₓ⁻¹ = M⁻¹ + M⁻¹Ṽ_x Γ Ṽ_xᵀM⁻¹``, so the
+        quantities of the update seen from ``M₋ₓ`` follow from those seen from ``M``
+        (``a = Ṽ_xᵀR'``, ``z = Ṽ_xᵀM⁻¹FR'``, ``W = R'ᵀFR'``): ``â = Γa``,
+        ``Â = sign·I + aᵀΓa``, ``ẑ = Γz + Q̂a``, ``Ŵ = W + zᵀâ + âᵀz + aᵀQ̂a``; then the same
+        Woodbury update as for ``P_x, Q_x``, with ``Â`` in place of ``sign·I``.
+        """
+        if not self.members:
+            return
+        k = self.k
+        h, s, u = self.pool.rows(torch.tensor(self.members, device=both.device))
+        proj = apply_ct_(s, u, (h @ both).reshape(len(self.members), k, -1))
+        a = proj[:, :, :k]
+        gamma = self.eye + self.p_hat
+        a_hat = gamma @ a
+        big_a = sign * self.eye + a.transpose(1, 2) @ a_hat
+        b_hat = torch.linalg.solve((big_a + big_a.transpose(1, 2)) / 2, a_hat.transpose(1, 2))
+        b_hat = b_hat.transpose(1, 2)  # â Â⁻¹
+        p_hat = self.p_hat - b_hat @ a_hat.transpose(1, 2)
+        self.p_hat = (p_hat + p_hat.transpose(1, 2)) / 2
+        if self.q_hat is None:
+            return
+        z = proj[:, :, k:] + (0.5 * sign) * (a @ w_mat)
+        qa = self.q_hat @ a
+        z_hat = gamma @ z + qa
+        za = z.transpose(1, 2) @ a_hat
+        w_hat = w_mat + za + za.transpose(1, 2) + a.transpose(1, 2) @ qa
+        e_hat = z_hat - 0.5 * b_hat @ w_hat
+        cross = b_hat @ e_hat.transpose(1, 2)
+        self.q_hat = self.q_hat - cross - cross.transpose(1, 2)
 
     def _workspace(self, size):
         if self._buffer is None or self._buffer.numel() < size:
@@ -209,38 +318,68 @@ def bait_greedy(pool, fisher, m0, n_select, n_forward, *, chunk_size=None, refre
     state = TraceState(pool, m0, fisher, chunk_size=chunk_size, refresh_every=refresh_every)
     n = pool.h.shape[0]
     chosen = torch.zeros(n, dtype=torch.bool, device=pool.h.device)
+    none = torch.zeros(0, dtype=torch.long, device=pool.h.device)
     order, gains = [], []
     g = state.trace_change(+1)
+    start = state.objective()
+    scale = None  # best gain when P_x, Q_x were last computed from scratch
     for step in range(n_forward):
         j, gain = checked_argmax(g, ~chosen, "BAIT forward gain")
+        if scale is None:
+            scale = abs(gain)
+        elif gain < _RECOMPUTE_DROP * scale:
+            state.recompute()
+            g = state.trace_change(+1)
+            j, gain = checked_argmax(g, ~chosen, "BAIT forward gain")
+            scale = abs(gain)
         order.append(j)
         gains.append(gain)
         chosen[j] = True
         if step + 1 < n_forward:
             g = state.update(j, +1)
-        else:  # the last pick only matters to M⁻¹ and to the rows backward may remove
-            state.update(j, +1, rows=torch.tensor(sorted(order), device=pool.h.device))
+        else:  # the last pick only matters to M⁻¹ and to the members' state
+            state.update(j, +1, rows=none)
     kept = dict(zip(order, gains))
     losses = []
-    candidates = torch.tensor(sorted(kept), device=pool.h.device)
-    increase = state.trace_change(-1, candidates)
+    objective = state.objective() if n_forward > n_select else None
     for _ in range(n_forward - n_select):
+        candidates, increase = state.removal_increase()
         # removal costs the least increase: the argmax of its negation
         pos, loss = checked_argmax(-increase, torch.ones_like(candidates, dtype=torch.bool),
                                    "BAIT backward loss")
         losses.append(-loss)
         removed = int(candidates[pos])
         del kept[removed]
-        candidates = torch.tensor(sorted(kept), device=pool.h.device)
-        increase = state.update(removed, -1, rows=candidates)
+        state.update(removed, -1, rows=none)
+        before, objective = objective, state.objective()
+        _check_consistent(losses[-1], objective - before, before, removed)
+    objective = state.objective() if objective is None else objective
+    if objective * _RECOMPUTE_DROP**0.5 < start:  # digits lost to cancellation: refactor M
+        state.rebuild_minv()
+        objective = state.objective()
     indices = np.array([j for j in order if j in kept], dtype=np.intp)
     return BaitResult(
         indices=indices,
         scores=np.array([kept[j] for j in indices], dtype=float),
         forward_gains=np.array(gains, dtype=float),
         backward_losses=np.array(losses, dtype=float),
-        objective=state.objective(),
+        objective=objective,
     )
+
+
+def _check_consistent(score, change, before, index):
+    """Raise if a removal's score and the change of ``tr(M⁻¹F)`` it caused disagree.
+
+    They are two computations of the same number, one from the member state and one from
+    ``M⁻¹``; far apart, the state has lost its accuracy and the batch is not to be trusted.
+    """
+    if abs(score - change) > _CONSISTENCY * max(before, before + change, abs(score)):
+        raise FloatingPointError(
+            f"BAIT lost its numerical accuracy: removing candidate {index} changed "
+            f"tr(M⁻¹F) by {change:.6g} but its score predicted {score:.6g}. The problem is "
+            "numerically degenerate (features of very large scale, or saturated "
+            "probabilities, with a tiny alpha). Increase alpha or standardize the features."
+        )
 
 
 def _spd_inverse(matrix):
@@ -253,19 +392,25 @@ def _spd_inverse(matrix):
     return torch.cholesky_inverse(chol)
 
 
-def _cholesky_of_inverse(matrix, check):
-    """``G`` with ``G Gᵀ = matrix⁻¹`` for a small symmetric positive definite matrix.
-
-    An addition's ``I + UᵀM⁻¹U`` has eigenvalues ≥ 1 and is not checked (a check would
-    synchronise a GPU at every step); a removal's ``I − UᵀM⁻¹U`` may be barely definite,
-    so ``check=True`` verifies its factorization.
-    """
+def _cholesky(matrix):
+    """Lower Cholesky factor of a small symmetric positive definite matrix."""
     chol, info = torch.linalg.cholesky_ex((matrix + matrix.T) / 2)
-    if check and int(info) != 0:
+    if int(info) != 0:
         raise FloatingPointError(
             "Removing a point would make M singular: the problem is numerically degenerate. "
             "Increase alpha or rescale the features."
         )
+    return chol
+
+
+def _cholesky_of_inverse(matrix):
+    """``G`` with ``G Gᵀ = matrix⁻¹`` for a small symmetric positive definite matrix.
+
+    Only additions use it: their ``I + UᵀM⁻¹U`` has eigenvalues ≥ 1, so the factorization is
+    not checked (a check would synchronise a GPU at every step). Removals factor ``I + P̂``
+    from the member state instead (:func:`_cholesky`).
+    """
+    chol = torch.linalg.cholesky_ex((matrix + matrix.T) / 2)[0]
     eye = torch.eye(matrix.shape[0], dtype=matrix.dtype, device=matrix.device)
     # matrix⁻¹ = L⁻ᵀ L⁻¹, so G = L⁻ᵀ
     return torch.linalg.solve_triangular(chol, eye, upper=False).T
