@@ -22,8 +22,9 @@ class CoresetSampler(ModelSampler):
     the labeled points and the points chosen so far; ties go to the lowest index. The
     representation is ``X`` itself when ``estimator`` is None (``fit`` then needs no
     ``y``), and otherwise the model's representation ``h(x)`` (what precedes a Pipeline's
-    last step, or the ``embedding`` hook), without a bias column. Distances are computed
-    chunk by chunk, so memory grows linearly with the pool.
+    last step, or the ``embedding`` hook), without a bias column; a sparse one is made
+    dense. Distances are computed chunk by chunk, so beyond the representation itself
+    the memory is ``O(n)`` plus one chunk of bounded size.
 
     Parameters
     ----------
