@@ -84,12 +84,13 @@ def _skip_foreign_members(app, what, name, obj, skip, options):
 
     The class template asks for inherited members so that ``BaseSampler.fit`` and
     ``select`` appear on every sampler's page; ``get_params`` and friends belong to
-    scikit-learn's documentation.
+    scikit-learn's documentation, a NamedTuple's fields to its Attributes section.
     """
+    if what != "class" or isinstance(obj, property):
+        return None
+    # Builtins (a NamedTuple's count / index, its field getters) have no module.
     module = getattr(obj, "__module__", None) or ""
-    if what == "class" and module and not module.startswith("skbait"):
-        return True
-    return None
+    return True if not module.startswith("skbait") else None
 
 
 def setup(app):

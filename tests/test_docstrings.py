@@ -22,11 +22,16 @@ API = public_api()
 METHODS = public_methods(API)
 
 
+def _is_record(obj):
+    """A NamedTuple: its fields are documented as Attributes, not as Parameters."""
+    return inspect.isclass(obj) and issubclass(obj, tuple) and hasattr(obj, "_fields")
+
+
 def _documented_parameters(obj):
     doc = ClassDoc(obj) if inspect.isclass(obj) else FunctionDoc(obj)
     names = []
-    for param in doc["Parameters"]:
-        names.extend(part.strip() for part in param.name.split(","))
+    for param in doc["Attributes" if _is_record(obj) else "Parameters"]:
+        names.extend(part.strip().lstrip("*") for part in param.name.split(","))
     return names
 
 
