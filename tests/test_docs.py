@@ -108,6 +108,8 @@ def test_docs_build_without_warnings(tmp_path):
         pytest.importorskip(module, reason='needs the docs extra: pip install -e ".[docs]"')
     command = [
         sys.executable, "-m", "sphinx", "-W", "--keep-going", "-b", "html",
+        # run every example, even those an earlier build left in docs/auto_examples
+        "-D", "sphinx_gallery_conf.run_stale_examples=True",
         "-d", str(tmp_path / "doctrees"), str(DOCS), str(tmp_path / "html"),
     ]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)

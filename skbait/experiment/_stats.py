@@ -264,7 +264,8 @@ def format_table(summary):
     Examples
     --------
     >>> from skbait.experiment import Results, format_table
-    >>> print(format_table(Results({"sampler": ["bait", "random"], "auc": [0.9, 0.85]})))
+    >>> summary = Results({"sampler": ["bait", "random"], "auc": [0.9, 0.85]})
+    >>> print(format_table(summary))  # doctest: +NORMALIZE_WHITESPACE
     sampler  auc
     -------  ------
     bait     0.9000
