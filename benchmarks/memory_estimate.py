@@ -1,15 +1,16 @@
 """Peak memory of BaitSampler.select against the estimate the memory guard uses.
 
 Each case runs in a fresh subprocess. On the CPU the peak is the growth of the process's
-maximum resident set size during ``select`` (torch returns blocks above glibc's mmap
-threshold to the system when freed, so this is close to the peak of live memory); on CUDA
-it is the growth of ``torch.cuda.max_memory_allocated``.
+maximum resident set size during ``select``, with glibc's mmap threshold fixed at 128 KiB
+(``MALLOC_MMAP_THRESHOLD_``) so that freed buffers leave the resident set at once and the
+peak is that of live memory; on CUDA it is the growth of ``torch.cuda.max_memory_allocated``.
 
     PYTHONPATH=. python benchmarks/memory_estimate.py [--device cuda]
 """
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 
@@ -67,6 +68,7 @@ def main():
         out = subprocess.run(
             [sys.executable, "-c", CHILD, str(n_pool), str(d), str(k), device],
             capture_output=True, text=True, check=True,
+            env={**os.environ, "MALLOC_MMAP_THRESHOLD_": str(128 * 1024)},
         ).stdout
         res = json.loads(out.strip().splitlines()[-1])
         width = 1 if k == 2 else k

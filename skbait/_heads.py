@@ -233,12 +233,7 @@ def last_layer(estimator, X, embedding=None, check=None):
     if check is not None:
         check(h.shape[0], h.shape[1] + bias, _fisher_width(head, task, output))
     if sparse.issparse(h):
-        check_memory(
-            representation_bytes(*h.shape), "cpu",
-            f"Densifying the sparse representation ({h.shape[0]} × {h.shape[1]})",
-            MEMORY_ADVICE,
-        )
-        h = check_array(h.toarray(), dtype=np.float64, input_name="representation")
+        h = check_array(densify(h), dtype=np.float64, input_name="representation")
     if output is None and task == "classification":
         output = np.asarray(predict(X), dtype=np.float64)
     if bias:
@@ -250,6 +245,22 @@ def last_layer(estimator, X, embedding=None, check=None):
     if output_layer is not None:
         _check_logits(output_layer, layer, output)
     return layer
+
+
+def densify(h):
+    """``h`` as a dense array; a sparse one only after checking it fits in host memory.
+
+    A TF-IDF matrix of 10⁵ columns is small sparse and tens of gigabytes dense: the
+    MemoryError says so before ``toarray`` is tried.
+    """
+    if not sparse.issparse(h):
+        return h
+    check_memory(
+        representation_bytes(*h.shape), "cpu",
+        f"Densifying the sparse representation ({h.shape[0]} × {h.shape[1]})",
+        MEMORY_ADVICE,
+    )
+    return h.toarray()
 
 
 def _fisher_width(head, task, output):

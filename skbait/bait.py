@@ -8,14 +8,13 @@ import torch
 from ._kernels._numerics import exact_matmul
 from ._kernels.bait import bait_greedy
 from ._kernels.fisher import fisher_sum
-from ._kernels.memory import trace_state_bytes
-from .base import ModelSampler
+from .base import FisherSampler
 from .utils._docstring import fill_doc
 from .utils._param_validation import Interval, StrOptions
 
 
 @fill_doc
-class BaitSampler(ModelSampler):
+class BaitSampler(FisherSampler):
     """Batch active learning by Fisher embeddings (BAIT, Ash et al., NeurIPS 2021).
 
     Chooses the batch whose labels most reduce ``tr(M⁻¹ F)``, where ``F`` is the Fisher
@@ -89,7 +88,7 @@ class BaitSampler(ModelSampler):
     """
 
     _parameter_constraints: dict = {
-        **ModelSampler._parameter_constraints,
+        **FisherSampler._parameter_constraints,
         "alpha": [Interval(Real, 0, None, closed="neither")],
         "oversample": [Interval(Integral, 1, None, closed="left")],
         "backward": ["boolean"],
@@ -120,45 +119,23 @@ class BaitSampler(ModelSampler):
         self.chunk_size = chunk_size
         self.verbose = verbose
 
-    def _memory_bytes(self, n_rows, d, k):
-        return trace_state_bytes(
-            n_rows, d, k, device=self.device_, chunk_size=self.chunk_size,
-            refresh=self.device_.type == "cuda",
-        )
-
-    def _fit_labeled(self, layer):
-        with exact_matmul():
-            total = fisher_sum(self._factors(layer), chunk_size=self.chunk_size)
-        self.labeled_fisher_ = total.cpu().numpy()
+    _parameter_matrices = True
 
     def _select(self, X_pool, n):
         start = time.perf_counter()
-        pool = self._factors(self._last_layer(X_pool))
-        n_pool, n_lab = pool.h.shape[0], self.n_labeled_
+        pool, labeled, m0, scaled = self._design(X_pool, n)
+        n_pool = pool.h.shape[0]
         n_forward = min(self.oversample * n, n_pool) if self.backward else n
-        labeled = self._tensor(self.labeled_fisher_)
-        if labeled.shape[0] != pool.n_params:
-            raise ValueError(
-                f"The pool's last layer has {pool.n_params} parameters but the labeled "
-                f"set's had {labeled.shape[0]}; refit the sampler."
-            )
-        eye = torch.eye(pool.n_params, dtype=torch.float64, device=self.device_)
         with exact_matmul():
             if self.fisher == "identity":
-                target = eye
+                target = torch.eye(pool.n_params, dtype=m0.dtype, device=m0.device)
             else:
                 target = (labeled + fisher_sum(pool, chunk_size=self.chunk_size)) / (
-                    n_lab + n_pool
+                    self.n_labeled_ + n_pool
                 )
-            m0 = self.alpha * eye + labeled / (n_lab + n)
             result = bait_greedy(
-                pool.scaled(n / (n_lab + n)),
-                target,
-                m0,
-                n,
-                n_forward,
-                chunk_size=self.chunk_size,
-                refresh_every=50 if self.device_.type == "cuda" else None,
+                scaled, target, m0, n, n_forward,
+                chunk_size=self.chunk_size, refresh_every=self._refresh_every(),
             )
         if self.verbose:
             print(

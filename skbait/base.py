@@ -16,8 +16,20 @@ from sklearn.utils.validation import (
 from sklearn.pipeline import Pipeline
 
 from ._heads import _unwrap, final_step, head_task, is_net, last_layer
-from ._kernels.fisher import binary_factors, rank_one_factors, softmax_factors
-from ._kernels.memory import MEMORY_ADVICE, check_memory, format_bytes, representation_bytes
+from ._kernels._numerics import exact_matmul
+from ._kernels.fisher import (
+    binary_factors,
+    fisher_sum,
+    rank_one_factors,
+    softmax_factors,
+)
+from ._kernels.memory import (
+    MEMORY_ADVICE,
+    check_memory,
+    format_bytes,
+    representation_bytes,
+    trace_state_bytes,
+)
 from .utils._device import resolve_device
 from .utils._docstring import fill_doc
 from .utils._param_validation import HasMethods, StrOptions
@@ -181,6 +193,10 @@ class ModelSampler(BaseSampler):
         "embedding": [None, callable, str],
     }
 
+    #: Whether the selection holds ``D × D`` matrices over the last layer's parameters
+    #: (named in the message when memory is short).
+    _parameter_matrices = False
+
     #: Tasks a sampler is defined for; others get a clear error at ``fit``.
     _tasks = ("classification", "regression")
 
@@ -265,14 +281,11 @@ class ModelSampler(BaseSampler):
 
     def _check_memory(self, n_rows, d, k):
         """Refuse, before allocating, a last layer whose selection cannot fit on device_."""
-        big = (d * k) ** 2 * 8
-        check_memory(
-            self._memory_bytes(n_rows, d, k),
-            self.device_,
-            f"{type(self).__name__} on {n_rows} rows with d={d}, k={k} (D = d·k = {d * k}; "
-            f"one D × D float64 matrix takes {format_bytes(big)})",
-            MEMORY_ADVICE,
-        )
+        what = f"{type(self).__name__} on {n_rows} rows with d={d}, k={k}"
+        if self._parameter_matrices:
+            what += (f" (D = d·k = {d * k}; one D × D float64 matrix takes "
+                     f"{format_bytes((d * k) ** 2 * 8)})")
+        check_memory(self._memory_bytes(n_rows, d, k), self.device_, what, MEMORY_ADVICE)
 
     def _tensor(self, array):
         array = np.asarray(array)
@@ -304,3 +317,53 @@ def _takes_raw_arrays(estimator):
 
 def _num_rows(X):
     return X.shape[0] if hasattr(X, "shape") else len(X)
+
+
+class FisherSampler(ModelSampler):
+    """Base class of samplers that design on last-layer Fisher factors (BAIT, log-det).
+
+    ``fit`` caches ``labeled_fisher_ = Σ_L V_x V_xᵀ``; ``_design`` builds what both
+    objectives share under the reference conventions: ``M₀ = αI + Σ_L I(x)/(n_L + n)``
+    and the candidate factors scaled by ``√(n/(n_L + n))``. Subclasses define ``alpha``
+    and ``chunk_size`` parameters and may override ``_point_factors``.
+    """
+
+    #: Whether the kernel tracks ``Q_x = Ṽᵀ M⁻¹ F M⁻¹ Ṽ`` besides ``P_x`` (BAIT does)
+    _tracks_fisher = True
+
+    def _memory_bytes(self, n_rows, d, k):
+        return trace_state_bytes(
+            n_rows, d, k, device=self.device_, chunk_size=self.chunk_size,
+            fisher=self._tracks_fisher, refresh=self.device_.type == "cuda",
+        )
+
+    def _point_factors(self, layer):
+        """The factors ``V_x`` the design is made of (the Fisher factors by default)."""
+        return self._factors(layer)
+
+    def _fit_labeled(self, layer):
+        with exact_matmul():
+            total = fisher_sum(self._point_factors(layer), chunk_size=self.chunk_size)
+        self.labeled_fisher_ = total.cpu().numpy()
+
+    def _design(self, X_pool, n):
+        """``(pool, labeled, m0, scaled)`` for a batch of ``n`` from ``X_pool``.
+
+        ``pool`` holds the unscaled candidate factors, ``labeled`` is ``Σ_L V_x V_xᵀ`` on
+        ``device_``, ``scaled`` the factors a pick adds to ``M``.
+        """
+        pool = self._point_factors(self._last_layer(X_pool))
+        labeled = self._tensor(self.labeled_fisher_)
+        if labeled.shape[0] != pool.n_params:
+            raise ValueError(
+                f"The pool's last layer has {pool.n_params} parameters but the labeled "
+                f"set's had {labeled.shape[0]}; refit the sampler."
+            )
+        weight = n / (self.n_labeled_ + n)
+        eye = torch.eye(pool.n_params, dtype=torch.float64, device=self.device_)
+        m0 = self.alpha * eye + labeled * (weight / n)
+        return pool, labeled, m0, pool.scaled(weight)
+
+    def _refresh_every(self):
+        """Updates between exact recomputations of ``M⁻¹`` (only on CUDA, see kernels)."""
+        return 50 if self.device_.type == "cuda" else None

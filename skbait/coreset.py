@@ -3,10 +3,9 @@
 from numbers import Integral
 
 import numpy as np
-from scipy import sparse
 from sklearn.utils.validation import check_array
 
-from ._heads import representation
+from ._heads import densify, representation
 from ._kernels.kcenter import kcenter_greedy
 from .base import BaseSampler, ModelSampler
 from .utils._device import resolve_device
@@ -114,9 +113,7 @@ class CoresetSampler(ModelSampler):
     def _representation(self, X):
         h = X if self.estimator_ is None else representation(
             self.estimator_, X, self.embedding)
-        if sparse.issparse(h):
-            h = h.toarray()
-        h = check_array(h, dtype=np.float64, input_name="representation")
+        h = check_array(densify(h), dtype=np.float64, input_name="representation")
         if self.metric == "cosine":
             norms = np.linalg.norm(h, axis=1, keepdims=True)
             if np.any(norms == 0):

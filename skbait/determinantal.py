@@ -6,16 +6,15 @@ import torch
 
 from ._heads import head_task
 from ._kernels._numerics import exact_matmul
-from ._kernels.fisher import fisher_sum
 from ._kernels.gradient import gradient_factors
 from ._kernels.logdet import logdet_greedy
-from .base import ModelSampler
+from .base import FisherSampler
 from .utils._docstring import fill_doc
 from .utils._param_validation import Interval, StrOptions
 
 
 @fill_doc
-class DeterminantalSampler(ModelSampler):
+class DeterminantalSampler(FisherSampler):
     """Greedy maximisation of ``log det M`` on last-layer factors (paper, Algorithms 2, 3).
 
     ``M`` starts, as in :class:`BaitSampler`, at ``M₀ = αI + Σ_L V_x V_xᵀ / (n_L + n)``,
@@ -67,8 +66,10 @@ class DeterminantalSampler(ModelSampler):
     True
     """
 
+    _tracks_fisher = False  # log-det needs P_x only
+
     _parameter_constraints: dict = {
-        **ModelSampler._parameter_constraints,
+        **FisherSampler._parameter_constraints,
         "factor": [StrOptions({"fisher", "gradient"})],
         "alpha": [Interval(Real, 0, None, closed="neither")],
         "chunk_size": [Interval(Integral, 1, None, closed="left"), None],
@@ -90,31 +91,18 @@ class DeterminantalSampler(ModelSampler):
             )
         return X, y
 
+    _parameter_matrices = True
+
     def _point_factors(self, layer):
         if self.factor == "gradient":
             return gradient_factors(self._tensor(layer.features), self._tensor(layer.proba))
         return self._factors(layer)
 
-    def _fit_labeled(self, layer):
-        with exact_matmul():
-            total = fisher_sum(self._point_factors(layer), chunk_size=self.chunk_size)
-        self.labeled_fisher_ = total.cpu().numpy()
-
     def _select(self, X_pool, n):
-        pool = self._point_factors(self._last_layer(X_pool))
-        n_lab = self.n_labeled_
-        labeled = self._tensor(self.labeled_fisher_)
-        if labeled.shape[0] != pool.n_params:
-            raise ValueError(
-                f"The pool's last layer has {pool.n_params} parameters but the labeled "
-                f"set's had {labeled.shape[0]}; refit the sampler."
-            )
-        eye = torch.eye(pool.n_params, dtype=torch.float64, device=self.device_)
+        _, _, m0, scaled = self._design(X_pool, n)
         with exact_matmul():
-            m0 = self.alpha * eye + labeled / (n_lab + n)
             indices, gains = logdet_greedy(
-                pool.scaled(n / (n_lab + n)), m0, n, chunk_size=self.chunk_size,
-                refresh_every=50 if self.device_.type == "cuda" else None,
+                scaled, m0, n, chunk_size=self.chunk_size, refresh_every=self._refresh_every()
             )
             self.objective_ = float(torch.logdet(m0)) + float(gains.sum())
         return indices, gains

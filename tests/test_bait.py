@@ -9,7 +9,6 @@ from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
-from sklearn.utils.estimator_checks import check_estimator
 
 from reference import bait_objective, bait_reference, factors
 from skbait import BaitSampler
@@ -211,7 +210,3 @@ def test_bad_parameters(params):
     X_lab, y_lab, _ = _problem("classification")
     with pytest.raises(ValueError, match="parameter"):
         BaitSampler(LogisticRegression(), **params).fit(X_lab, y_lab)
-
-
-def test_sklearn_check_estimator():
-    check_estimator(BaitSampler(LogisticRegression(), device="cpu"))
