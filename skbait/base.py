@@ -319,6 +319,7 @@ def _num_rows(X):
     return X.shape[0] if hasattr(X, "shape") else len(X)
 
 
+@fill_doc
 class FisherSampler(ModelSampler):
     """Base class of samplers that design on last-layer Fisher factors (BAIT, log-det).
 
@@ -326,6 +327,30 @@ class FisherSampler(ModelSampler):
     objectives share under the reference conventions: ``M₀ = αI + Σ_L I(x)/(n_L + n)``
     and the candidate factors scaled by ``√(n/(n_L + n))``. Subclasses define ``alpha``
     and ``chunk_size`` parameters and may override ``_point_factors``.
+
+    Parameters
+    ----------
+    {estimator}
+    {embedding}
+    {prefit}
+    {device}
+
+    Attributes
+    ----------
+    {fitted_attributes}
+    labeled_fisher_ : ndarray of shape (D, D)
+        ``Σ_L V_x V_xᵀ`` over the labeled set, ``D`` the number of last-layer parameters.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skbait import BaitSampler
+    >>> from skbait.base import FisherSampler
+    >>> X, y = load_iris(return_X_y=True)
+    >>> sampler = BaitSampler(LogisticRegression(), device="cpu").fit(X[::10], y[::10])
+    >>> isinstance(sampler, FisherSampler), sampler.labeled_fisher_.shape  # D = (4 + 1)·3
+    (True, (15, 15))
     """
 
     #: Whether the kernel tracks ``Q_x = Ṽᵀ M⁻¹ F M⁻¹ Ṽ`` besides ``P_x`` (BAIT does)
