@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 import skbait
 from public_api import public_api
@@ -67,14 +66,8 @@ def test_sampler_table_lists_every_sampler():
 
 def _run_blocks(blocks, filename):
     namespace = {"__name__": filename}
-    # Small problems: one thread is as fast, and immune to a busy machine's contention.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        for block in blocks:
-            exec(compile(block, filename, "exec"), namespace)
-    finally:
-        torch.set_num_threads(threads)
+    for block in blocks:
+        exec(compile(block, filename, "exec"), namespace)
     return namespace
 
 
