@@ -36,5 +36,6 @@ results = compare(
 # %%
 # Lower is better. Every sampler starts from the same 12 random labels for a given seed.
 fig = plot_learning_curves(results)
-fig.axes[0].set_title("diabetes, Ridge: test RMSE (mean ± s.e. over 10 seeds)")
+fig.axes[0].set_title("diabetes, Ridge, 10 seeds")
+fig.axes[0].set_ylabel("test RMSE")
 print(format_table(summarize(results)))

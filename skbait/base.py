@@ -31,6 +31,7 @@ from ._kernels.memory import (
     trace_state_bytes,
 )
 from .utils._device import resolve_device
+from .utils._docstring import fill_doc
 from .utils._param_validation import HasMethods, StrOptions
 from .utils._validation import check_finite_input, check_n
 
@@ -42,6 +43,28 @@ class BaseSampler(BaseEstimator):
     ``select(X_pool, n)`` checks the sampler is fitted, validates the pool and ``n``, and
     calls ``_select(X_pool, n)``, which returns the chosen indices and their scores.
     Subclasses implement ``_select`` and, when they need the labeled set, ``_fit``.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    n_labeled_ : int
+        Size of the labeled set seen during ``fit``.
+    scores_ : ndarray of shape (n,)
+        Set by ``select``: the score each returned index had when it was chosen.
+
+    Examples
+    --------
+    A sampler that needs no model writes only ``_select``; ``fit`` and ``select`` check
+    the inputs and the result:
+
+    >>> import numpy as np
+    >>> from skbait.base import BaseSampler
+    >>> class FirstN(BaseSampler):
+    ...     def _select(self, X_pool, n):
+    ...         return np.arange(n), np.zeros(n)
+    >>> FirstN().fit(np.zeros((3, 2))).select(np.ones((5, 2)), 2)
+    array([0, 1])
     """
 
     _parameter_constraints: dict = {}
@@ -123,6 +146,7 @@ class BaseSampler(BaseEstimator):
         return tags
 
 
+@fill_doc
 class ModelSampler(BaseSampler):
     """Base class of samplers that query a model's last layer.
 
@@ -130,6 +154,36 @@ class ModelSampler(BaseSampler):
     ``prefit=True``, resolves the torch device, and turns the model's last layer on any
     ``X`` into tensors for the kernels. Subclasses implement ``_select`` and may override
     ``_fit_labeled(layer)`` to cache what the labeled set contributes.
+
+    Parameters
+    ----------
+    {estimator}
+    {embedding}
+    {prefit}
+    {device}
+
+    Attributes
+    ----------
+    {fitted_attributes}
+
+    Examples
+    --------
+    A sampler that picks the points whose representation ``h(x)`` has the largest norm
+    (the intercept's constant feature included):
+
+    >>> import numpy as np
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skbait.base import ModelSampler
+    >>> class LargestNorm(ModelSampler):
+    ...     def _select(self, X_pool, n):
+    ...         norms = np.linalg.norm(self._last_layer(X_pool).features, axis=1)
+    ...         order = np.argsort(-norms, kind="stable")[:n]
+    ...         return order, norms[order]
+    >>> X, y = load_iris(return_X_y=True)
+    >>> sampler = LargestNorm(LogisticRegression(), device="cpu").fit(X[::10], y[::10])
+    >>> sampler.select(X, 3)
+    array([117, 131, 118])
     """
 
     _parameter_constraints: dict = {
@@ -265,6 +319,7 @@ def _num_rows(X):
     return X.shape[0] if hasattr(X, "shape") else len(X)
 
 
+@fill_doc
 class FisherSampler(ModelSampler):
     """Base class of samplers that design on last-layer Fisher factors (BAIT, log-det).
 
@@ -272,6 +327,30 @@ class FisherSampler(ModelSampler):
     objectives share under the reference conventions: ``M₀ = αI + Σ_L I(x)/(n_L + n)``
     and the candidate factors scaled by ``√(n/(n_L + n))``. Subclasses define ``alpha``
     and ``chunk_size`` parameters and may override ``_point_factors``.
+
+    Parameters
+    ----------
+    {estimator}
+    {embedding}
+    {prefit}
+    {device}
+
+    Attributes
+    ----------
+    {fitted_attributes}
+    labeled_fisher_ : ndarray of shape (D, D)
+        ``Σ_L V_x V_xᵀ`` over the labeled set, ``D`` the number of last-layer parameters.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skbait import BaitSampler
+    >>> from skbait.base import FisherSampler
+    >>> X, y = load_iris(return_X_y=True)
+    >>> sampler = BaitSampler(LogisticRegression(), device="cpu").fit(X[::10], y[::10])
+    >>> isinstance(sampler, FisherSampler), sampler.labeled_fisher_.shape  # D = (4 + 1)·3
+    (True, (15, 15))
     """
 
     #: Whether the kernel tracks ``Q_x = Ṽᵀ M⁻¹ F M⁻¹ Ṽ`` besides ``P_x`` (BAIT does)

@@ -31,6 +31,19 @@ def plot_learning_curves(results, *, experiment="experiment", axes=None):
     Returns
     -------
     fig : matplotlib.figure.Figure
+        The figure holding the panels.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from skbait.experiment import Results, plot_learning_curves
+    >>> results = Results({"sampler": ["bait"] * 4 + ["random"] * 4,
+    ...                    "seed": [0, 0, 1, 1] * 2, "n_labeled": [10, 20] * 4,
+    ...                    "score": [0.5, 0.8, 0.6, 0.8, 0.5, 0.6, 0.6, 0.7]})
+    >>> fig = plot_learning_curves(results)
+    >>> [line.get_label() for line in fig.axes[0].get_lines()]
+    ['bait', 'random']
+    >>> plt.close(fig)
     """
     plt = _pyplot()
     sampler = column(results, "sampler").astype(str)
@@ -81,6 +94,19 @@ def plot_penalty_matrix(penalty, *, ax=None):
     Returns
     -------
     fig : matplotlib.figure.Figure
+        The figure holding the matrix.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import numpy as np
+    >>> from skbait.experiment import PenaltyMatrix, plot_penalty_matrix
+    >>> penalty = PenaltyMatrix(np.array([[0.0, 1.0], [0.0, 0.0]]), ["bait", "random"],
+    ...                         np.array([0.0, 0.5]), {None: np.array([20, 30])}, 2.776)
+    >>> fig = plot_penalty_matrix(penalty)
+    >>> len(fig.axes)  # the matrix, and the column means below it
+    2
+    >>> plt.close(fig)
     """
     plt = _pyplot()
     from mpl_toolkits.axes_grid1 import make_axes_locatable

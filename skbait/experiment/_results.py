@@ -68,7 +68,18 @@ class Results:
         return f"Results({len(self)} rows; columns {self.columns})"
 
     def assign(self, **columns):
-        """A copy with columns added or replaced; a scalar fills the whole column."""
+        """A copy with columns added or replaced; a scalar fills the whole column.
+
+        Parameters
+        ----------
+        **columns : scalar or array-like of shape (n_rows,)
+            New column values, by column name.
+
+        Returns
+        -------
+        results : Results
+            The copy; ``labeled`` is carried over.
+        """
         data = dict(self._data)
         for name, value in columns.items():
             data[name] = np.full(len(self), value) if np.ndim(value) == 0 else value
@@ -89,7 +100,13 @@ class Results:
         return cls({name: np.concatenate([r[name] for r in results]) for name in names})
 
     def to_frame(self):
-        """The table as a :class:`pandas.DataFrame` (pandas required)."""
+        """The table as a :class:`pandas.DataFrame` (pandas required).
+
+        Returns
+        -------
+        frame : pandas.DataFrame
+            One column per column of the results.
+        """
         try:
             import pandas as pd
         except ImportError as exc:
@@ -100,7 +117,13 @@ class Results:
         return pd.DataFrame(self._data)
 
     def to_csv(self, path):
-        """Write the table to ``path`` as CSV with a header row and no index column."""
+        """Write the table to ``path`` as CSV with a header row and no index column.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The file to write.
+        """
         try:
             frame = self.to_frame()
         except ImportError:

@@ -30,6 +30,15 @@ class PenaltyMatrix(NamedTuple):
         was already within tolerance of its final score before the first budget).
     critical_value : float
         The two-sided t critical value used (2.776 for 5 seeds at ``alpha=0.05``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skbait.experiment import PenaltyMatrix
+    >>> penalty = PenaltyMatrix(np.array([[0.0, 1.0], [0.0, 0.0]]), ["bait", "random"],
+    ...                         np.array([0.0, 0.5]), {None: np.array([20, 30])}, 2.776)
+    >>> dict(zip(penalty.samplers, penalty.column_means.tolist()))
+    {'bait': 0.0, 'random': 0.5}
     """
 
     matrix: np.ndarray
@@ -240,7 +249,28 @@ def _standard_error(values):
 
 
 def format_table(summary):
-    """A plain-text table of a :func:`summarize` result, one line per row."""
+    """A plain-text table of a :func:`summarize` result, one line per row.
+
+    Parameters
+    ----------
+    summary : Results
+        As returned by :func:`summarize` (any Results works).
+
+    Returns
+    -------
+    table : str
+        A header, a rule and one left-aligned line per row; floats with 4 decimals.
+
+    Examples
+    --------
+    >>> from skbait.experiment import Results, format_table
+    >>> summary = Results({"sampler": ["bait", "random"], "auc": [0.9, 0.85]})
+    >>> print(format_table(summary))  # doctest: +NORMALIZE_WHITESPACE
+    sampler  auc
+    -------  ------
+    bait     0.9000
+    random   0.8500
+    """
     names = summary.columns
     cells = [[_format(summary[c][i]) for c in names] for i in range(len(summary))]
     widths = [max(len(c), *(len(row[j]) for row in cells)) for j, c in enumerate(names)]

@@ -15,6 +15,7 @@ Run them all with :func:`check_sampler`, or one test per check with pytest::
 """
 
 import functools
+import inspect
 import unittest
 
 import joblib
@@ -300,6 +301,18 @@ def check_sampler(sampler, *, sklearn_checks=True):
         Unfitted, configured as it will be used (it is cloned, never modified).
     sklearn_checks : bool, default=True
         Also run :func:`sklearn.utils.estimator_checks.check_estimator`.
+
+    Raises
+    ------
+    AssertionError
+        Saying which check failed and how.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skbait import BaitSampler
+    >>> from skbait.utils.estimator_checks import check_sampler
+    >>> check_sampler(BaitSampler(LogisticRegression(), device="cpu"), sklearn_checks=False)
     """
     name = type(sampler).__name__
     for check in _yield_sampler_checks(sampler, sklearn_checks=sklearn_checks):
@@ -314,12 +327,23 @@ def parametrize_with_checks(samplers, *, sklearn_checks=True):
     Parameters
     ----------
     samplers : list of sampler instances
+        Unfitted, each configured as it will be used.
     sklearn_checks : bool, default=True
         Include scikit-learn's ``check_estimator`` as one check per sampler.
 
     Returns
     -------
     decorator : pytest.mark.parametrize
+        Parametrizes ``sampler`` and ``check``, with one readable id per pair.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skbait import BaitSampler, RandomSampler
+    >>> from skbait.utils.estimator_checks import parametrize_with_checks
+    >>> @parametrize_with_checks([BaitSampler(LogisticRegression()), RandomSampler()])
+    ... def test_sampler(sampler, check):
+    ...     check(sampler)
     """
     import pytest
 
@@ -330,3 +354,37 @@ def parametrize_with_checks(samplers, *, sklearn_checks=True):
     ]
     ids = [f"{_sampler_id(s)}-{check.func.__name__}" for s, check in cases]
     return pytest.mark.parametrize("sampler, check", cases, ids=ids)
+
+
+# Every check_sampler_* takes the same arguments and fails the same way: their shared
+# docstring sections are written once here, with an example that runs as a doctest.
+_CHECK_SECTIONS = """
+
+Parameters
+----------
+name : str
+    Name of the sampler, used in the messages.
+sampler : sampler instance
+    Unfitted, configured as it will be used (it is cloned, never modified).
+
+Raises
+------
+AssertionError
+    Saying what is wrong, when the sampler fails the check.
+
+See Also
+--------
+check_sampler : run every applicable check.
+
+Examples
+--------
+>>> from sklearn.linear_model import LogisticRegression
+>>> from skbait import BadgeSampler
+>>> from skbait.utils.estimator_checks import {check}
+>>> sampler = BadgeSampler(LogisticRegression(), random_state=0, device="cpu")
+>>> {check}("BadgeSampler", sampler)
+"""
+for _name, _check in list(globals().items()):
+    if _name.startswith("check_sampler_"):
+        _check.__doc__ = inspect.cleandoc(_check.__doc__) + _CHECK_SECTIONS.format(check=_name)
+del _name, _check
