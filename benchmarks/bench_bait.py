@@ -65,13 +65,12 @@ def direct_step_seconds(sampler, X_lab, X_pool, n, steps=2, dtype=torch.float64)
         return (h[:, :, None, None] * c[:, None]).reshape(len(h), -1, c.shape[-1])
 
     V = dense(pool).transpose(1, 2)  # n × k × D, as the reference stores it
-    V_lab = dense(lab)
+    V_lab = dense(lab).transpose(1, 2)
     D, k = V.shape[2], V.shape[1]
-    fisher = (V_lab @ V_lab.transpose(1, 2)).sum(0) + (V.transpose(1, 2) @ V).sum(0)
-    fisher /= n_lab + n_pool
-    minv = torch.linalg.inv(
-        torch.eye(D, dtype=dtype) + (V_lab @ V_lab.transpose(1, 2)).sum(0) / (n_lab + n)
-    )
+    rows_lab, rows = V_lab.reshape(-1, D), V.reshape(-1, D)
+    labeled = rows_lab.T @ rows_lab
+    fisher = (labeled + rows.T @ rows) / (n_lab + n_pool)
+    minv = torch.linalg.inv(torch.eye(D, dtype=dtype) + labeled / (n_lab + n))
     V = V * (n / (n_lab + n)) ** 0.5
     eye = torch.eye(k, dtype=dtype)
     chunk = max(1, int(2**28 // (k * D * V.element_size())))
