@@ -385,7 +385,7 @@ INTERRUPTIBLE = {
                       (bait_kernel.TraceState, "update")),
     "badge": (lambda: BadgeSampler(LogisticRegression(), random_state=0, device="cpu"),
               (kmeanspp, "_draw")),
-    "coreset": (lambda: CoresetSampler(device="cpu"), (kcenter, "check_finite")),
+    "coreset": (lambda: CoresetSampler(device="cpu"), (kcenter, "checked_argmax")),
 }
 
 

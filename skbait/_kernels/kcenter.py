@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from ._numerics import check_finite, chunk_rows
+from ._numerics import checked_argmax, chunk_rows
 
 # Labeled rows compared with a chunk of the pool at once.
 _LABELED_BLOCK = 1024
@@ -47,10 +47,9 @@ def kcenter_greedy(pool, labeled, n_select, *, chunk_size=None):
     chosen = torch.zeros(n, dtype=torch.bool, device=pool.device)
     indices, sq_distances = [], []
     for i in range(n_select):
-        check_finite(nearest, ~chosen, "Distance to the nearest centre")
-        j = int(torch.argmax(nearest.masked_fill(chosen, -torch.inf)))
+        j, sq_distance = checked_argmax(nearest, ~chosen, "Distance to the nearest centre")
         indices.append(j)
-        sq_distances.append(float(nearest[j]))
+        sq_distances.append(sq_distance)
         chosen[j] = True
         if i + 1 < n_select:
             centre = pool[j]

@@ -9,7 +9,7 @@ A step costs ``O(n d k² + n k³ + D² k)``; the ``n × D × k`` tensor is never
 import numpy as np
 import torch
 
-from ._numerics import check_finite, chunk_rows
+from ._numerics import checked_argmax, chunk_rows
 from .bait import TraceState
 
 
@@ -40,10 +40,9 @@ def logdet_greedy(pool, m0, n_select, *, chunk_size=None, refresh_every=None):
     indices, gains = [], []
     for i in range(n_select):
         gain = _logdet_gain(state.p, step)
-        check_finite(gain, ~chosen, "Log-det gain")
-        j = int(torch.argmax(gain.masked_fill(chosen, -torch.inf)))
+        j, value = checked_argmax(gain, ~chosen, "Log-det gain")
         indices.append(j)
-        gains.append(float(gain[j]))
+        gains.append(value)
         chosen[j] = True
         if i + 1 < n_select:
             state.update(j, +1)
