@@ -48,12 +48,17 @@ class TraceState:
     refresh_every : int, default=None
         Recompute ``M⁻¹`` exactly from ``M`` after this many updates (bounds the drift of
         chained Woodbury updates on a GPU). None never refreshes.
+    removals : bool, default=True
+        Keep the member state that removals are scored from (see the module docstring);
+        a forward-only greedy skips that work.
     """
 
-    def __init__(self, pool, m0, fisher=None, *, chunk_size=None, refresh_every=None):
+    def __init__(self, pool, m0, fisher=None, *, chunk_size=None, refresh_every=None,
+                 removals=True):
         self.pool = pool
         self.fisher = fisher
         self.refresh_every = refresh_every
+        self.removals = removals
         self.m0 = m0
         self.m = m0.clone() if refresh_every else None
         self.minv = _spd_inverse(m0)
@@ -69,6 +74,7 @@ class TraceState:
         self.chunk_size = chunk_size
         # rows in M, and their P̂_x, Q̂_x relative to M without them (see the module docstring)
         self.members = []
+        self._member_rows = torch.zeros(0, dtype=torch.long, device=m0.device)
         self.recompute()
         self.p_hat = self.p.new_empty((0, k, k))
         self.q_hat = None if self.q is None else self.q.new_empty((0, k, k))
@@ -118,7 +124,10 @@ class TraceState:
         # write sign·A⁻¹ = G Gᵀ and R' = R G, so that M⁻¹ ← M⁻¹ − sign·R' R'ᵀ.
         if sign > 0:
             r = r @ _cholesky_of_inverse(factor.T @ r + self.eye)
-            new_member = (self.p[index].clone(), None if self.q is None else self.q[index].clone())
+            new_member = None
+            if self.removals:
+                new_member = (self.p[index].clone(),
+                              None if self.q is None else self.q[index].clone())
         else:
             # −A⁻¹ = (I − UᵀM⁻¹U)⁻¹ = I + P̂: from the member state, not from a cancellation
             pos = self.members.index(index)
@@ -157,9 +166,10 @@ class TraceState:
                 self.p[block] = p
                 if self.q is not None:
                     self.q[block] = q
-        self._update_members(both.reshape(d, -1), sign, w_mat)
+        if self.removals:
+            self._update_members(both.reshape(d, -1), sign, w_mat)
         if sign > 0:
-            self._set_members(self.members + [index], list(range(len(self.members))), new_member)
+            self._set_members(self.members + [index], None, new_member)
         self.minv.addmm_(r, r.T, alpha=-sign)
         if self.n_updates % 16 == 15:
             self.minv = (self.minv + self.minv.T) / 2
@@ -194,11 +204,20 @@ class TraceState:
         return rows, self._change(self.p_hat[pos], self.q_hat[pos], +1)
 
     def _set_members(self, members, keep, new=None):
-        """Keep the member state at positions ``keep``, then append ``new`` (P̂, Q̂) if given."""
+        """Keep the member state at positions ``keep`` (None: all), then append ``new``.
+
+        The member rows live on the device too; an addition extends them without a
+        host-to-device copy, which would synchronise a GPU at every step.
+        """
         self.members = members
-        self.p_hat = self.p_hat[keep]
-        if self.q_hat is not None:
-            self.q_hat = self.q_hat[keep]
+        if keep is not None:
+            self.p_hat = self.p_hat[keep]
+            if self.q_hat is not None:
+                self.q_hat = self.q_hat[keep]
+            self._member_rows = self._member_rows[keep]
+        else:
+            added = torch.full((1,), members[-1], dtype=torch.long, device=self.minv.device)
+            self._member_rows = torch.cat([self._member_rows, added])
         if new is not None:
             self.p_hat = torch.cat([self.p_hat, new[0][None]])
             if self.q_hat is not None:
@@ -216,13 +235,14 @@ class TraceState:
         if not self.members:
             return
         k = self.k
-        h, s, u = self.pool.rows(torch.tensor(self.members, device=both.device))
+        h, s, u = self.pool.rows(self._member_rows)
         proj = apply_ct_(s, u, (h @ both).reshape(len(self.members), k, -1))
         a = proj[:, :, :k]
         gamma = self.eye + self.p_hat
         a_hat = gamma @ a
         big_a = sign * self.eye + a.transpose(1, 2) @ a_hat
-        b_hat = torch.linalg.solve((big_a + big_a.transpose(1, 2)) / 2, a_hat.transpose(1, 2))
+        b_hat = torch.linalg.solve_ex((big_a + big_a.transpose(1, 2)) / 2,
+                                      a_hat.transpose(1, 2))[0]
         b_hat = b_hat.transpose(1, 2)  # â Â⁻¹
         p_hat = self.p_hat - b_hat @ a_hat.transpose(1, 2)
         self.p_hat = (p_hat + p_hat.transpose(1, 2)) / 2
@@ -315,7 +335,8 @@ def bait_greedy(pool, fisher, m0, n_select, n_forward, *, chunk_size=None, refre
     BaitResult
         Ties go to the lowest index. A NaN or infinite score raises FloatingPointError.
     """
-    state = TraceState(pool, m0, fisher, chunk_size=chunk_size, refresh_every=refresh_every)
+    state = TraceState(pool, m0, fisher, chunk_size=chunk_size, refresh_every=refresh_every,
+                       removals=n_forward > n_select)
     n = pool.h.shape[0]
     chosen = torch.zeros(n, dtype=torch.bool, device=pool.h.device)
     none = torch.zeros(0, dtype=torch.long, device=pool.h.device)

@@ -33,7 +33,8 @@ def logdet_greedy(pool, m0, n_select, *, chunk_size=None, refresh_every=None):
     gains : ndarray of shape (n_select,)
         ``log det(I + P_x)`` of each row when it was added: the increase of ``log det M``.
     """
-    state = TraceState(pool, m0, None, chunk_size=chunk_size, refresh_every=refresh_every)
+    state = TraceState(pool, m0, None, chunk_size=chunk_size, refresh_every=refresh_every,
+                       removals=False)
     n, k = pool.h.shape[0], pool.s.shape[1]
     step = chunk_rows(n, 2 * k * k, device=m0.device, dtype=m0.dtype, chunk_size=chunk_size)
     chosen = torch.zeros(n, dtype=torch.bool, device=m0.device)
