@@ -102,19 +102,17 @@ class TraceState:
             factors = torch.cat([self.pool.dense(j) for j in self.members], dim=1)
             self.minv = _spd_inverse(torch.addmm(self.m0, factors, factors.T))
 
-    def _row_blocks(self, rows):
-        n = self.pool.h.shape[0] if rows is None else rows.shape[0]
-        for start in range(0, n, self.step):
-            window = slice(start, start + self.step)
-            yield window, (window if rows is None else rows[window])
+    def _row_blocks(self):
+        for start in range(0, self.pool.h.shape[0], self.step):
+            yield slice(start, start + self.step)
 
-    def update(self, index, sign, rows=None):
+    def update(self, index, sign, candidates=True):
         """Add (``sign=+1``) or remove (``sign=-1``) candidate ``index`` from ``M``.
 
-        ``rows`` restricts the refresh of ``P_x, Q_x`` to those candidates (a 1-D index
-        tensor); None updates every candidate. Returns :meth:`trace_change` with the same
-        ``sign`` for those rows (computed while each chunk is still in cache), or None when
-        only ``P_x`` is tracked.
+        With ``candidates=False`` only ``M⁻¹`` and the member state follow (the candidates'
+        ``P_x, Q_x`` are not needed any more). Otherwise every candidate's state is updated
+        and :meth:`forward_gains` is returned, computed while each chunk is still in cache
+        (None when only ``P_x`` is tracked).
         """
         h, s, u = self.pool
         d, k = h.shape[1], self.k
@@ -146,8 +144,8 @@ class TraceState:
             both = torch.cat([r, e_mat], dim=1)
         width = both.shape[1]
         both = both.reshape(d, k * width)
-        changes = None if self.q is None else self._empty(rows)
-        for window, block in self._row_blocks(rows):
+        changes = None if self.q is None or not candidates else self._empty()
+        for block in self._row_blocks() if candidates else ():
             hb = h[block]
             # a reused workspace: fresh multi-megabyte tensors every step cost page faults
             proj = self._workspace(hb.shape[0] * k * width).view(-1, k, width)
@@ -161,11 +159,7 @@ class TraceState:
                 q = self.q[block]
                 q.baddbmm_(a, e.transpose(1, 2), alpha=-sign)
                 q.baddbmm_(e, a.transpose(1, 2), alpha=-sign)
-                changes[window] = self._change(p, q, sign)
-            if rows is not None:
-                self.p[block] = p
-                if self.q is not None:
-                    self.q[block] = q
+                changes[block] = self._gain(p, q)
         if self.removals:
             self._update_members(both.reshape(d, -1), sign, w_mat)
         if sign > 0:
@@ -180,15 +174,11 @@ class TraceState:
                 self.minv = _spd_inverse(self.m)
         return changes
 
-    def trace_change(self, sign, rows=None):
-        """``tr((I + sign·P_x)⁻¹ Q_x)`` per candidate (all, or ``rows``).
-
-        With ``sign=+1`` it is the decrease of ``tr(M⁻¹F)`` if ``x`` were added; with
-        ``sign=-1`` the increase if ``x`` (already in ``M``) were removed.
-        """
-        out = self._empty(rows)
-        for window, block in self._row_blocks(rows):
-            out[window] = self._change(self.p[block], self.q[block], sign)
+    def forward_gains(self):
+        """``tr((I + P_x)⁻¹ Q_x)`` per candidate: the decrease of ``tr(M⁻¹F)`` if it were added."""
+        out = self._empty()
+        for block in self._row_blocks():
+            out[block] = self._gain(self.p[block], self.q[block])
         return out
 
     def removal_increase(self):
@@ -201,7 +191,7 @@ class TraceState:
         device = self.minv.device
         rows = torch.tensor([self.members[i] for i in order], device=device, dtype=torch.long)
         pos = torch.tensor(order, device=device, dtype=torch.long)
-        return rows, self._change(self.p_hat[pos], self.q_hat[pos], +1)
+        return rows, self._gain(self.p_hat[pos], self.q_hat[pos])
 
     def _set_members(self, members, keep, new=None):
         """Keep the member state at positions ``keep`` (None: all), then append ``new``.
@@ -262,19 +252,19 @@ class TraceState:
             self._buffer = torch.empty(size, dtype=self.minv.dtype, device=self.minv.device)
         return self._buffer[:size]
 
-    def _empty(self, rows):
-        n = self.pool.h.shape[0] if rows is None else rows.shape[0]
-        return torch.empty(n, dtype=self.minv.dtype, device=self.minv.device)
+    def _empty(self):
+        return torch.empty(self.pool.h.shape[0], dtype=self.minv.dtype, device=self.minv.device)
 
-    def _change(self, p, q, sign):
+    def _gain(self, p, q):
+        """``tr((I + P)⁻¹ Q)`` for a batch of symmetric ``P`` (PSD) and ``Q``."""
         if self.k == 1:
-            return q[:, 0, 0] / (1.0 + sign * p[:, 0, 0])
-        if sign > 0 and self.k > 16:
+            return q[:, 0, 0] / (1.0 + p[:, 0, 0])
+        if self.k > 16:
             # I + P is positive definite; for large k batched Cholesky beats batched LU
             # on both CPU and CUDA (benchmarks/micro_gpu_solvers.py)
             inv = torch.cholesky_inverse(torch.linalg.cholesky_ex(torch.add(self.eye, p))[0])
         else:
-            inv = torch.linalg.inv_ex(torch.add(self.eye, p, alpha=sign))[0]
+            inv = torch.linalg.inv_ex(torch.add(self.eye, p))[0]
         # tr(X⁻¹ Q) for symmetric X and Q, without a triangular solve per right-hand side
         return (inv * q).sum((1, 2))
 
@@ -339,9 +329,8 @@ def bait_greedy(pool, fisher, m0, n_select, n_forward, *, chunk_size=None, refre
                        removals=n_forward > n_select)
     n = pool.h.shape[0]
     chosen = torch.zeros(n, dtype=torch.bool, device=pool.h.device)
-    none = torch.zeros(0, dtype=torch.long, device=pool.h.device)
     order, gains = [], []
-    g = state.trace_change(+1)
+    g = state.forward_gains()
     start = state.objective()
     scale = None  # best gain when P_x, Q_x were last computed from scratch
     for step in range(n_forward):
@@ -350,7 +339,7 @@ def bait_greedy(pool, fisher, m0, n_select, n_forward, *, chunk_size=None, refre
             scale = abs(gain)
         elif gain < _RECOMPUTE_DROP * scale:
             state.recompute()
-            g = state.trace_change(+1)
+            g = state.forward_gains()
             j, gain = checked_argmax(g, ~chosen, "BAIT forward gain")
             scale = abs(gain)
         order.append(j)
@@ -359,7 +348,7 @@ def bait_greedy(pool, fisher, m0, n_select, n_forward, *, chunk_size=None, refre
         if step + 1 < n_forward:
             g = state.update(j, +1)
         else:  # the last pick only matters to M⁻¹ and to the members' state
-            state.update(j, +1, rows=none)
+            state.update(j, +1, candidates=False)
     kept = dict(zip(order, gains))
     losses = []
     objective = state.objective() if n_forward > n_select else None
@@ -371,7 +360,7 @@ def bait_greedy(pool, fisher, m0, n_select, n_forward, *, chunk_size=None, refre
         losses.append(-loss)
         removed = int(candidates[pos])
         del kept[removed]
-        state.update(removed, -1, rows=none)
+        state.update(removed, -1, candidates=False)
         before, objective = objective, state.objective()
         _check_consistent(losses[-1], objective - before, before, removed)
     objective = state.objective() if objective is None else objective
