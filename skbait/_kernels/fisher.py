@@ -85,6 +85,12 @@ def apply_ct_(s, u, y):
     return y.sub_(t[:, None, :]).mul_(s[:, :, None])
 
 
+def apply_c_(s, u, y):
+    """In-place ``Y_x C_x = (Y_x − (Y_x u) 1ᵀ) diag(s)``, with ``y`` of shape (n, m, k)."""
+    t = torch.bmm(y, u[:, :, None])
+    return y.sub_(t).mul_(s[:, None, :])
+
+
 def _sandwich(s, u, y):
     """``C_xᵀ Y_x C_x`` for a batch of symmetric ``Y_x``."""
     left = apply_ct(s, u, y)  # Cᵀ Y
@@ -129,9 +135,10 @@ def fisher_sum(factors, *, chunk_size=None):
 def quad_forms(factors, matrices, *, chunk_size=None):
     """``V_xᵀ A V_x`` for every point and every symmetric ``D × D`` matrix in ``matrices``.
 
-    Returns a list of tensors of shape (n, k, k), one per matrix. Costs ``O(n d² k²/2)``
-    per matrix: ``h`` is contracted twice against ``A`` seen as ``d × d × (k × k)``,
-    keeping only the ``a ≤ b`` entries of the symmetric result.
+    Returns one tensor of shape (n, k, len(matrices)·k): the ``k × k`` results side by
+    side, that of ``matrices[i]`` in columns ``i·k`` to ``(i + 1)·k``. Costs
+    ``O(n d² k²/2)`` per matrix: ``h`` is contracted twice against ``A`` seen as
+    ``d × d × (k × k)``, keeping only the ``a ≤ b`` entries of the symmetric result.
     """
     h, s, u = factors
     n, d = h.shape
@@ -142,14 +149,14 @@ def quad_forms(factors, matrices, *, chunk_size=None):
         [mat.reshape(d, k, d, k).permute(0, 2, 1, 3)[:, :, a, b] for mat in matrices], dim=2
     ).reshape(d, -1)  # [i, (j, matrix, pair)]
     width = len(matrices) * m
-    out = [torch.empty((n, k, k), dtype=h.dtype, device=h.device) for _ in matrices]
+    out = torch.empty((n, k, len(matrices) * k), dtype=h.dtype, device=h.device)
     step = chunk_rows(n, d * width, device=h.device, dtype=h.dtype, chunk_size=chunk_size)
     for start in range(0, n, step):
         rows = slice(start, start + step)
         hc = h[rows]
         t = (hc @ stacked).reshape(-1, d, width)  # Σ_i h_i A[i, a, j, b]
         inner = (hc[:, None, :] @ t).reshape(-1, len(matrices), m)  # then Σ_j h_j
-        for j, target in enumerate(out):
+        for j in range(len(matrices)):
             sym = _unpack_symmetric(inner[:, j], k, a, b)
-            target[rows] = _sandwich(s[rows], u[rows], sym)
+            out[rows, :, j * k : (j + 1) * k] = _sandwich(s[rows], u[rows], sym)
     return out
