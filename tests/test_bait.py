@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 from sklearn.base import clone
 from sklearn.datasets import make_classification, make_regression
 from sklearn.exceptions import NotFittedError
@@ -13,6 +14,7 @@ from sklearn.svm import SVC
 from reference import bait_objective, bait_reference, factors
 from skbait import BaitSampler
 from skbait._heads import last_layer
+from skbait._kernels import bait as bait_kernel
 
 
 def _problem(task, n_classes=3, n_outputs=1, seed=0, n_lab=12, n_pool=30, d=4, dup=False):
@@ -62,6 +64,8 @@ CASES = {
                         dict(fisher="identity")),
     "duplicate-rows": (dict(task="classification", dup=True), LogisticRegression(), {}),
     "oversample-3": (dict(task="classification"), LogisticRegression(), dict(oversample=3)),
+    "ten-classes": (dict(task="classification", n_classes=10, n_lab=30, n_pool=40),
+                    LogisticRegression(), {}),
 }
 
 
@@ -83,6 +87,36 @@ def test_matches_brute_force(case, n):
     assert n_forward == (min(sampler.oversample * n, len(X_pool)) if sampler.backward else n)
     assert len(sampler.backward_losses_) == n_forward - n
     assert sampler.scores_.shape == (n,)
+
+
+@pytest.mark.parametrize("k", [2, 3, 10, 16])
+@pytest.mark.parametrize("scale", [1e-3, 1.0, 1e4])
+def test_trace_solve_planes_matches_explicit_inverse(k, scale):
+    # the CPU gain: tr((I + P)⁻¹ Q) by elimination, Q unsymmetric (as the state keeps it)
+    rng = np.random.default_rng(k)
+    n = 7
+    half = rng.normal(size=(n, k, k - 1)) * scale**0.5  # rank-deficient, like softmax P_x
+    p = half @ half.transpose(0, 2, 1)
+    q = rng.normal(size=(n, k, k))
+    q = q @ q.transpose(0, 2, 1) + rng.normal(size=(n, k, k))
+    pq = torch.as_tensor(np.concatenate([p, q], axis=2))
+    planes = torch.full((k, 2 * k, n), np.nan, dtype=torch.float64)
+    got = bait_kernel.trace_solve_planes(pq, planes).numpy()
+    want = [np.trace(np.linalg.inv(np.eye(k) + p[i]) @ q[i]) for i in range(n)]
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12 * np.abs(want).max())
+    np.testing.assert_array_equal(pq.numpy(), np.concatenate([p, q], axis=2))
+
+
+def test_lapack_gain_path_picks_the_same_batch(monkeypatch):
+    # CUDA computes the gains with LAPACK-style batched inverses (k ≤ 16): force that path
+    X_lab, y_lab, X_pool = _problem("classification", n_classes=10, n_lab=30, n_pool=40)
+    sampler = BaitSampler(LogisticRegression(), device="cpu").fit(X_lab, y_lab)
+    picks = sampler.select(X_pool, 6)
+    objective, gains = sampler.objective_, sampler.forward_gains_
+    monkeypatch.setattr(bait_kernel, "_LDL_MAX_K", 0)
+    np.testing.assert_array_equal(sampler.select(X_pool, 6), picks)
+    assert sampler.objective_ == pytest.approx(objective, rel=1e-12)
+    np.testing.assert_allclose(sampler.forward_gains_, gains, rtol=1e-10)
 
 
 def test_gains_account_for_the_objective():

@@ -298,6 +298,20 @@ def test_estimate_counts_the_dk_squared_matrices():
     assert memory.format_bytes(28.8e9) == "28.8 GB"
 
 
+def test_cached_chunks_fit_in_cache_but_keep_some_rows():
+    plain = _numerics.chunk_rows(10**6, 64 * 55, device="cpu")
+    cached = _numerics.chunk_rows(10**6, 64 * 55, device="cpu", cached=True)
+    assert cached * 64 * 55 * 8 <= _numerics._CACHE_BYTES["cpu"] < plain * 64 * 55 * 8
+    # a very wide row (k = 100) keeps a few dozen rows, not the one the cache would allow
+    wide = 64 * 5050
+    assert _numerics.chunk_rows(10**6, wide, device="cpu", cached=True) == min(
+        _numerics._CACHE_MIN_ROWS, _numerics.chunk_rows(10**6, wide, device="cpu"))
+    # never above the usual budget, nor above the rows there are
+    assert _numerics.chunk_rows(10, 64 * 55, device="cpu", cached=True) == 10
+    assert _numerics.chunk_rows(10**6, 64 * 55, device="cuda", cached=True) == \
+        _numerics.chunk_rows(10**6, 64 * 55, device="cuda")
+
+
 def test_k100_intermediates_stay_bounded(monkeypatch):
     # k = 100 classes: an unchunked intermediate would hold n × d × k² entries (12.8 MB
     # here with the bias column, 1 TB at the design note's n = 50k, k = 100, d = 512); with

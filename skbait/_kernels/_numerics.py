@@ -7,6 +7,11 @@ import torch
 # Bytes one chunk's largest intermediate may take. A chunk is sized from the number of
 # elements a row needs (which grows with d·k², not only with n), so k = 100 stays bounded.
 _CHUNK_BYTES = {"cpu": 64 * 2**20, "cuda": 1024 * 2**20}
+# The one-pass contractions over the pool (Σ I(x), the first P_x and Q_x) write a wide
+# intermediate and read it back at once: on a CPU they run up to twice as fast when it
+# stays in cache (benchmarks/README.md), as long as a chunk keeps a few dozen rows.
+_CACHE_BYTES = {"cpu": 8 * 2**20}
+_CACHE_MIN_ROWS = 32
 
 
 @contextmanager
@@ -30,7 +35,8 @@ def exact_matmul():
         torch.set_float32_matmul_precision(precision)
 
 
-def chunk_rows(n_rows, elements_per_row, *, device, dtype=torch.float64, chunk_size=None):
+def chunk_rows(n_rows, elements_per_row, *, device, dtype=torch.float64, chunk_size=None,
+               cached=False):
     """Number of rows per chunk so that one intermediate stays under the byte budget.
 
     Parameters
@@ -43,6 +49,9 @@ def chunk_rows(n_rows, elements_per_row, *, device, dtype=torch.float64, chunk_s
     dtype : torch.dtype, default=torch.float64
     chunk_size : int, default=None
         Explicit number of rows; overrides the budget.
+    cached : bool, default=False
+        Size the chunk for an intermediate that is written and read back at once: on a
+        CPU, to fit in cache, but not below a few dozen rows (nor above the usual budget).
 
     Returns
     -------
@@ -51,9 +60,12 @@ def chunk_rows(n_rows, elements_per_row, *, device, dtype=torch.float64, chunk_s
     """
     if chunk_size is not None:
         return max(1, min(int(chunk_size), max(n_rows, 1)))
-    budget = _CHUNK_BYTES.get(torch.device(device).type, _CHUNK_BYTES["cpu"])
-    item = torch.empty((), dtype=dtype).element_size()
-    rows = budget // max(1, elements_per_row * item)
+    kind = torch.device(device).type
+    budget = _CHUNK_BYTES.get(kind, _CHUNK_BYTES["cpu"])
+    row_bytes = max(1, elements_per_row * torch.empty((), dtype=dtype).element_size())
+    rows = budget // row_bytes
+    if cached and kind in _CACHE_BYTES:
+        rows = min(rows, max(_CACHE_BYTES[kind] // row_bytes, _CACHE_MIN_ROWS))
     return max(1, min(int(rows), max(n_rows, 1)))
 
 

@@ -122,12 +122,17 @@ def fisher_sum(factors, *, chunk_size=None):
     a, b = _pairs(k, h.device)
     m = a.shape[0]
     total = torch.zeros((d, d * m), dtype=h.dtype, device=h.device)
-    step = chunk_rows(n, d * m, device=h.device, dtype=h.dtype, chunk_size=chunk_size)
+    step = chunk_rows(n, d * m, device=h.device, dtype=h.dtype, chunk_size=chunk_size,
+                      cached=True)
+    # one buffer for every chunk: a fresh multi-megabyte tensor per chunk costs page faults
+    outer = h.new_empty((min(step, n), d, m))
     for start in range(0, n, step):
         part = factors.rows(slice(start, start + step))
         c = Factors.c_matrix(part.s, part.u)
         g = (c @ c.transpose(1, 2))[:, a, b]
-        total += part.h.T @ (part.h[:, :, None] * g[:, None, :]).reshape(-1, d * m)
+        rows = outer[: part.h.shape[0]]
+        torch.mul(part.h[:, :, None], g[:, None, :], out=rows)
+        total.addmm_(part.h.T, rows.view(-1, d * m))
     full = _unpack_symmetric(total.reshape(d, d, m), k, a, b)  # [i, j, a, b]
     return full.permute(0, 2, 1, 3).reshape(d * k, d * k)
 
@@ -150,11 +155,15 @@ def quad_forms(factors, matrices, *, chunk_size=None):
     ).reshape(d, -1)  # [i, (j, matrix, pair)]
     width = len(matrices) * m
     out = torch.empty((n, k, len(matrices) * k), dtype=h.dtype, device=h.device)
-    step = chunk_rows(n, d * width, device=h.device, dtype=h.dtype, chunk_size=chunk_size)
+    step = chunk_rows(n, d * width, device=h.device, dtype=h.dtype, chunk_size=chunk_size,
+                      cached=True)
+    buffer = h.new_empty((min(step, n), d * width))  # reused, as in fisher_sum
     for start in range(0, n, step):
         rows = slice(start, start + step)
         hc = h[rows]
-        t = (hc @ stacked).reshape(-1, d, width)  # Σ_i h_i A[i, a, j, b]
+        t = buffer[: hc.shape[0]]
+        torch.matmul(hc, stacked, out=t)
+        t = t.view(-1, d, width)  # Σ_i h_i A[i, a, j, b]
         inner = (hc[:, None, :] @ t).reshape(-1, len(matrices), m)  # then Σ_j h_j
         for j in range(len(matrices)):
             sym = _unpack_symmetric(inner[:, j], k, a, b)

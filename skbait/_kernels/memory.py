@@ -76,7 +76,8 @@ def trace_state_bytes(n_rows, d, k, *, device="cpu", dtype=torch.float64, chunk_
     dense = matrices * (d * k) ** 2 + (4 if fisher else 2) * n_dd
     rows = n_rows * (d + 3 * k + (2 if fisher else 1) * k * k)
     width = (2 if fisher else 1) * (k * (k + 1) // 2)
-    step = chunk_rows(n_rows, d * width, device=device, dtype=dtype, chunk_size=chunk_size)
+    step = chunk_rows(n_rows, d * width, device=device, dtype=dtype, chunk_size=chunk_size,
+                      cached=True)
     chunk = 2 * step * d * width
     return (dense + rows + chunk) * item
 
