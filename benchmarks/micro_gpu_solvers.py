@@ -1,14 +1,18 @@
-"""Per-operation timing of one BAIT greedy step on a GPU, and of the batched k×k solvers.
+"""Per-operation timing of one BAIT greedy step, and of the batched k×k solvers.
 
 A diagnostic for choosing the batched solver per device: prints milliseconds per
-operation for chunks shaped as TraceState processes them.
+operation for chunks shaped as TraceState processes them. The elimination is
+``trace_solve_planes``, the CPU's choice for ``k ≤ 24`` (``_LDL_MAX_K``).
+
+    python benchmarks/micro_gpu_solvers.py [cuda|cpu]
 """
 import sys
 import time
 
 import torch
 
-from skbait._kernels.fisher import apply_ct_
+from skbait._kernels.bait import trace_solve_planes
+from skbait._kernels.fisher import apply_c_
 
 
 def timed(fn, device, reps=5):
@@ -27,7 +31,7 @@ def main():
     device = torch.device(sys.argv[1] if len(sys.argv) > 1 else "cuda")
     sizes = [(120_000, 512, 10), (2_000, 64, 100), (50_000, 512, 10)]
     if device.type == "cpu":
-        sizes = [(10_000, 64, 10), (500, 64, 100)]
+        sizes = [(10_000, 64, k) for k in (3, 10, 16, 24, 32)] + [(500, 64, 100)]
     for rows, d, k in sizes:
         g = torch.Generator(device="cpu").manual_seed(0)
         f64 = dict(dtype=torch.float64, device=device)
@@ -38,15 +42,16 @@ def main():
         x = torch.randn(rows, k, 2 * k, generator=g).to(**f64)
         p = x[:, :, :k] @ x[:, :, :k].transpose(1, 2)
         q = x[:, :, k:] @ x[:, :, k:].transpose(1, 2)
+        pq = torch.cat([p, q], dim=2)
+        planes = torch.empty(k, 2 * k, rows, **f64)
         eye = torch.eye(k, **f64)
         buf = torch.empty(rows, k, 2 * k, **f64)
-        a, e = buf[:, :, :k], buf[:, :, k:]
         ops = {
             "gemm": lambda: torch.matmul(h, both, out=buf.view(rows, -1)),
-            "apply_ct_": lambda: apply_ct_(s, u, buf),
-            "baddbmm x3": lambda: (p.clone().baddbmm_(a, a.transpose(1, 2)),
-                                   q.clone().baddbmm_(a, e.transpose(1, 2)),
-                                   q.clone().baddbmm_(e, a.transpose(1, 2))),
+            "apply_c_": lambda: apply_c_(s, u, buf.view(rows, 2 * k, k)),
+            "baddbmm [P|Q]": lambda: pq.clone().baddbmm_(
+                buf[:, :, :k].transpose(1, 2), buf),
+            "elimination": lambda: trace_solve_planes(pq, planes),
             "lu solve_ex": lambda: torch.linalg.solve_ex(eye + p, q)[0]
             .diagonal(dim1=1, dim2=2).sum(1),
             "chol+chol_solve": lambda: torch.cholesky_solve(

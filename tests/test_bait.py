@@ -89,7 +89,7 @@ def test_matches_brute_force(case, n):
     assert sampler.scores_.shape == (n,)
 
 
-@pytest.mark.parametrize("k", [2, 3, 10, 16])
+@pytest.mark.parametrize("k", [2, 3, 10, 24])
 @pytest.mark.parametrize("scale", [1e-3, 1.0, 1e4])
 def test_trace_solve_planes_matches_explicit_inverse(k, scale):
     # the CPU gain: tr((I + P)⁻¹ Q) by elimination, Q unsymmetric (as the state keeps it)
