@@ -125,8 +125,7 @@ class TraceState:
         and :meth:`forward_gains` is returned, computed while each chunk is still in cache
         (None when only ``P_x`` is tracked).
         """
-        h, s, u = self.pool
-        d, k = h.shape[1], self.k
+        d = self.pool.h.shape[1]
         factor = self.pool.dense(index)  # U: D × k
         r = self.minv @ factor
         # M⁻¹ ← M⁻¹ − R A⁻¹ Rᵀ with A = UᵀR + sign·I, definite of the sign of the update:
