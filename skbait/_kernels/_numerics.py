@@ -8,7 +8,7 @@ import torch
 # elements a row needs (which grows with d·k², not only with n), so k = 100 stays bounded.
 _CHUNK_BYTES = {"cpu": 64 * 2**20, "cuda": 1024 * 2**20}
 # The one-pass contractions over the pool (Σ I(x), the first P_x and Q_x) write a wide
-# intermediate and read it back at once: on a CPU they run up to twice as fast when it
+# intermediate and read it back at once: on a CPU they run about a third faster when it
 # stays in cache (benchmarks/README.md), as long as a chunk keeps a few dozen rows.
 _CACHE_BYTES = {"cpu": 8 * 2**20}
 _CACHE_MIN_ROWS = 32
