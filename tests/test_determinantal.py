@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -9,6 +10,7 @@ from sklearn.preprocessing import StandardScaler
 from reference import factors, gradient_factor, logdet_objective, logdet_reference
 from skbait import DeterminantalSampler
 from skbait._heads import last_layer
+from skbait._kernels import bait as bait_kernel, logdet as logdet_kernel
 from test_bait import _problem
 
 
@@ -37,6 +39,8 @@ CASES = {
     "duplicate-rows-gradient": (dict(task="classification", dup=True), LogisticRegression(),
                                 dict(factor="gradient")),
     "chunked": (dict(task="classification"), LogisticRegression(), dict(chunk_size=7)),
+    "ten-classes": (dict(task="classification", n_classes=10, n_lab=30, n_pool=40),
+                    LogisticRegression(), {}),
 }
 
 
@@ -87,3 +91,25 @@ def test_bad_parameters(params):
     X_lab, y_lab, _ = _problem("classification")
     with pytest.raises(ValueError, match="parameter"):
         DeterminantalSampler(LogisticRegression(), **params).fit(X_lab, y_lab)
+
+
+@pytest.mark.parametrize("k", [2, 10, 24])
+def test_logdet_planes_matches_slogdet(k):
+    rng = np.random.default_rng(k)
+    half = rng.normal(size=(6, k, k - 1)) * 30.0
+    p = half @ half.transpose(0, 2, 1)
+    planes = torch.full((k, k, 6), np.nan, dtype=torch.float64)
+    got = bait_kernel.logdet_planes(torch.as_tensor(p), planes).numpy()
+    want = np.linalg.slogdet(np.eye(k) + p)[1]
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_cholesky_gain_path_picks_the_same_batch(monkeypatch):
+    # CUDA (and k > 24) take the batched Cholesky path: force it
+    X_lab, y_lab, X_pool = _problem("classification", n_classes=10, n_lab=30, n_pool=40)
+    sampler = DeterminantalSampler(LogisticRegression(), device="cpu").fit(X_lab, y_lab)
+    picks = sampler.select(X_pool, 6)
+    scores = sampler.scores_
+    monkeypatch.setattr(logdet_kernel, "_LDL_MAX_K", 0)
+    np.testing.assert_array_equal(sampler.select(X_pool, 6), picks)
+    np.testing.assert_allclose(sampler.scores_, scores, rtol=1e-10)

@@ -447,21 +447,60 @@ def trace_solve_planes(pq, planes):
     """
     k = pq.shape[1]
     a, b = planes[:, :k], planes[:, k:]
+    _to_planes(pq, planes)
+    _eliminate_(a, b)
+    return (b.diagonal(dim1=0, dim2=1) / a.diagonal(dim1=0, dim2=1)).sum(1)
+
+
+def logdet_planes(p, planes):
+    """``log det(I + P_x)`` for every ``x``: the log of the pivots of the same elimination.
+
+    A non-positive pivot (``I + P_x`` not positive definite, which a PSD ``P_x`` rules
+    out) gives NaN or ``-inf``.
+
+    Parameters
+    ----------
+    p : torch.Tensor of shape (n, k, k)
+        Symmetric positive semi-definite.
+    planes : torch.Tensor of shape (k, k, n)
+        Workspace, overwritten.
+
+    Returns
+    -------
+    torch.Tensor of shape (n,)
+    """
+    _to_planes(p, planes)
+    _eliminate_(planes)
+    return planes.diagonal(dim1=0, dim2=1).log().sum(1)
+
+
+def _to_planes(batch, planes):
+    """Copy ``batch`` (n, k, m) to ``planes`` (k, m, n), then add I to its first k columns."""
     # a transposing copy is several times faster in cache-sized pieces
-    for start in range(0, pq.shape[0], _TRANSPOSE_ROWS):
+    for start in range(0, batch.shape[0], _TRANSPOSE_ROWS):
         rows = slice(start, start + _TRANSPOSE_ROWS)
-        planes[:, :, rows].copy_(pq[rows].permute(1, 2, 0))
-    a.diagonal(dim1=0, dim2=1).add_(1.0)
+        planes[:, :, rows].copy_(batch[rows].permute(1, 2, 0))
+    planes.diagonal(dim1=0, dim2=1).add_(1.0)
+
+
+def _eliminate_(a, b=None):
+    """In place, ``a ← D`` of ``a = L D Lᵀ`` and ``b ← L⁻¹ b L⁻ᵀ`` on the diagonals.
+
+    ``a`` and ``b`` are (k, k, n) planes; below and right of the diagonal they are left as
+    workspace. ``a`` must not need pivoting (its Schur complements stay away from 0).
+    """
+    k = a.shape[0]
     for j in range(k - 1):
         low = a[j + 1 :, j] / a[j, j]
         a[j + 1 :, j + 1 :].addcmul_(low[:, None], a[j, None, j + 1 :], value=-1)
-        # B ← T B Tᵀ with T = I − low e_jᵀ, on the trailing block (row and column j of the
+        if b is None:
+            continue
+        # b ← T b Tᵀ with T = I − low e_jᵀ, on the trailing block (row and column j of the
         # result are not needed any more)
         row = torch.addcmul(b[j, j + 1 :], low, b[j, j], value=-1)
         trailing = b[j + 1 :, j + 1 :]
         trailing.addcmul_(low[:, None], row[None], value=-1)
         trailing.addcmul_(b[j + 1 :, j, None], low[None], value=-1)
-    return (b.diagonal(dim1=0, dim2=1) / a.diagonal(dim1=0, dim2=1)).sum(1)
 
 
 def _symmetric(matrix):

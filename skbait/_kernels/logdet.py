@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ._numerics import checked_argmax, chunk_rows
-from .bait import TraceState
+from .bait import _LDL_MAX_K, TraceState, logdet_planes
 
 
 def logdet_greedy(pool, m0, n_select, *, chunk_size=None, refresh_every=None):
@@ -37,10 +37,13 @@ def logdet_greedy(pool, m0, n_select, *, chunk_size=None, refresh_every=None):
                        removals=False)
     n, k = pool.h.shape[0], pool.s.shape[1]
     step = chunk_rows(n, 2 * k * k, device=m0.device, dtype=m0.dtype, chunk_size=chunk_size)
+    planes = None
+    if m0.device.type == "cpu" and 1 < k <= _LDL_MAX_K:  # as BAIT's gains, see TraceState
+        planes = m0.new_empty((k, k, min(step, n)))
     chosen = torch.zeros(n, dtype=torch.bool, device=m0.device)
     indices, gains = [], []
     for i in range(n_select):
-        gain = _logdet_gain(state.p, step)
+        gain = _logdet_gain(state.p, step, planes)
         j, value = checked_argmax(gain, ~chosen, "Log-det gain")
         indices.append(j)
         gains.append(value)
@@ -50,14 +53,22 @@ def logdet_greedy(pool, m0, n_select, *, chunk_size=None, refresh_every=None):
     return np.asarray(indices, dtype=np.intp), np.asarray(gains, dtype=float)
 
 
-def _logdet_gain(p, step):
-    """``log det(I + P_x)`` for a batch of PSD ``P_x``; NaN where ``I + P_x`` is not PD."""
+def _logdet_gain(p, step, planes=None):
+    """``log det(I + P_x)`` for a batch of PSD ``P_x``; NaN where ``I + P_x`` is not PD.
+
+    With ``planes`` (a (k, k, step) workspace) by elimination across the batch
+    (:func:`~skbait._kernels.bait.logdet_planes`), otherwise by batched Cholesky.
+    """
     if p.shape[1] == 1:
         return torch.log1p(p[:, 0, 0])
     out = torch.empty(p.shape[0], dtype=p.dtype, device=p.device)
     eye = torch.eye(p.shape[1], dtype=p.dtype, device=p.device)
     for start in range(0, p.shape[0], step):
-        chol, info = torch.linalg.cholesky_ex(eye + p[start : start + step])
-        gain = 2 * chol.diagonal(dim1=1, dim2=2).log().sum(dim=1)
-        out[start : start + step] = gain.masked_fill(info != 0, torch.nan)
+        block = p[start : start + step]
+        if planes is not None:
+            out[start : start + step] = logdet_planes(block, planes[:, :, : block.shape[0]])
+        else:
+            chol, info = torch.linalg.cholesky_ex(eye + block)
+            gain = 2 * chol.diagonal(dim1=1, dim2=2).log().sum(dim=1)
+            out[start : start + step] = gain.masked_fill(info != 0, torch.nan)
     return out
