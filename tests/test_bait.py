@@ -107,13 +107,15 @@ def test_trace_solve_planes_matches_explicit_inverse(k, scale):
     np.testing.assert_array_equal(pq.numpy(), np.concatenate([p, q], axis=2))
 
 
-def test_lapack_gain_path_picks_the_same_batch(monkeypatch):
-    # CUDA computes the gains with LAPACK-style batched inverses (k ≤ 16): force that path
+@pytest.mark.parametrize("route", ["planes", "solve", "cholesky", "inverse"])
+def test_every_gain_route_picks_the_same_batch(monkeypatch, route):
+    # each device and k takes one route (CUDA: the last two): force each on the CPU
     X_lab, y_lab, X_pool = _problem("classification", n_classes=10, n_lab=30, n_pool=40)
     sampler = BaitSampler(LogisticRegression(), device="cpu").fit(X_lab, y_lab)
     picks = sampler.select(X_pool, 6)
     objective, gains = sampler.objective_, sampler.forward_gains_
-    monkeypatch.setattr(bait_kernel, "_LDL_MAX_K", 0)
+    assert bait_kernel.gain_route(torch.device("cpu"), 10) == "planes"
+    monkeypatch.setattr(bait_kernel, "gain_route", lambda device, k: route)
     np.testing.assert_array_equal(sampler.select(X_pool, 6), picks)
     assert sampler.objective_ == pytest.approx(objective, rel=1e-12)
     np.testing.assert_allclose(sampler.forward_gains_, gains, rtol=1e-10)

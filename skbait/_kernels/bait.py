@@ -34,7 +34,7 @@ _RECOMPUTE_DROP = 1e-6
 # A removal whose score and actual change of tr(M⁻¹F) differ by more than this fraction
 # reveals a state that has lost its accuracy (see _check_consistent).
 _CONSISTENCY = 1e-2
-# Largest k for which trace_solve_planes beats LAPACK's batched inverse on a CPU
+# Largest k for which trace_solve_planes beats LAPACK's batched solvers on a CPU
 # (benchmarks/micro_gpu_solvers.py cpu: ahead up to k = 24, behind from k = 32).
 _LDL_MAX_K = 24
 _TRANSPOSE_ROWS = 512
@@ -287,14 +287,16 @@ class TraceState:
         k = self.k
         if k == 1:
             return pq[:, 0, 1] / (1.0 + pq[:, 0, 0])
-        if pq.device.type == "cpu" and k <= _LDL_MAX_K:
+        p, q = pq[:, :, :k], pq[:, :, k:]
+        route = gain_route(pq.device, k)
+        if route == "planes":
             if self._planes is None or self._planes.shape[2] < pq.shape[0]:
                 self._planes = pq.new_empty((k, 2 * k, pq.shape[0]))
             return trace_solve_planes(pq, self._planes[:, :, : pq.shape[0]])
-        p, q = pq[:, :, :k], pq[:, :, k:]
-        if k > 16:
-            # I + P is positive definite; for large k batched Cholesky beats batched LU
-            # on both CPU and CUDA (benchmarks/micro_gpu_solvers.py)
+        if route == "solve":
+            solved = torch.linalg.solve_ex(torch.add(self.eye, p), q)[0]
+            return solved.diagonal(dim1=1, dim2=2).sum(1)
+        if route == "cholesky":  # I + P is positive definite
             inv = torch.cholesky_inverse(torch.linalg.cholesky_ex(torch.add(self.eye, p))[0])
         else:
             inv = torch.linalg.inv_ex(torch.add(self.eye, p))[0]
@@ -302,7 +304,7 @@ class TraceState:
 
     def objective(self):
         """``tr(M⁻¹ F)`` for the current ``M``."""
-        value = float((self.minv * self.fisher).sum())
+        value = float(torch.dot(self.minv.reshape(-1), self.fisher.reshape(-1)))  # F = Fᵀ
         if not np.isfinite(value):
             raise FloatingPointError(
                 f"tr(M⁻¹F) = {value}: M⁻¹ lost precision. Increase alpha or rescale the "
@@ -422,6 +424,18 @@ def _check_consistent(score, change, before, index):
             "numerically degenerate (features of very large scale, or saturated "
             "probabilities, with a tiny alpha). Increase alpha or standardize the features."
         )
+
+
+def gain_route(device, k):
+    """How the ``k × k`` gains are computed on ``device``: the fastest exact route measured.
+
+    ``"planes"``: :func:`trace_solve_planes` (CPU, ``k ≤ 24``); ``"solve"``: batched LU
+    solve (CPU, larger ``k``); ``"cholesky"`` or ``"inverse"``: batched Cholesky or LU
+    inverse (CUDA, ``k > 16`` or not). See ``benchmarks/micro_gpu_solvers.py``.
+    """
+    if torch.device(device).type == "cpu":
+        return "planes" if k <= _LDL_MAX_K else "solve"
+    return "cholesky" if k > 16 else "inverse"
 
 
 def trace_solve_planes(pq, planes):

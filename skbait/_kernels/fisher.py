@@ -122,17 +122,26 @@ def fisher_sum(factors, *, chunk_size=None):
     a, b = _pairs(k, h.device)
     m = a.shape[0]
     total = torch.zeros((d, d * m), dtype=h.dtype, device=h.device)
-    step = chunk_rows(n, d * m, device=h.device, dtype=h.dtype, chunk_size=chunk_size,
-                      cached=True)
+    # Σ_x h_i h_j g_x is one GEMM whichever way round; its wide operand is per row either
+    # h ⊗ g (d·m entries) or h ⊗ h (d²): build the smaller one
+    by_pairs = d < m
+    width = d * d if by_pairs else d * m
+    # C_x and C_x C_xᵀ (k² each) and the pairs of the latter come on top, per row
+    step = chunk_rows(n, width + 2 * k * k + m, device=h.device, dtype=h.dtype,
+                      chunk_size=chunk_size, cached=True)
     # one buffer for every chunk: a fresh multi-megabyte tensor per chunk costs page faults
-    outer = h.new_empty((min(step, n), d, m))
+    buffer = h.new_empty((min(step, n), width))
     for start in range(0, n, step):
         part = factors.rows(slice(start, start + step))
         c = Factors.c_matrix(part.s, part.u)
         g = (c @ c.transpose(1, 2))[:, a, b]
-        rows = outer[: part.h.shape[0]]
-        torch.mul(part.h[:, :, None], g[:, None, :], out=rows)
-        total.addmm_(part.h.T, rows.view(-1, d * m))
+        rows = buffer[: part.h.shape[0]]
+        if by_pairs:
+            _outer(part.h, part.h, rows)
+            total.view(d * d, m).addmm_(rows.T, g)
+        else:
+            _outer(part.h, g, rows)
+            total.addmm_(part.h.T, rows)
     full = _unpack_symmetric(total.reshape(d, d, m), k, a, b)  # [i, j, a, b]
     return full.permute(0, 2, 1, 3).reshape(d * k, d * k)
 
@@ -155,17 +164,32 @@ def quad_forms(factors, matrices, *, chunk_size=None):
     ).reshape(d, -1)  # [i, (j, matrix, pair)]
     width = len(matrices) * m
     out = torch.empty((n, k, len(matrices) * k), dtype=h.dtype, device=h.device)
-    step = chunk_rows(n, d * width, device=h.device, dtype=h.dtype, chunk_size=chunk_size,
-                      cached=True)
-    buffer = h.new_empty((min(step, n), d * width))  # reused, as in fisher_sum
+    # either contract h twice (an intermediate of d·width per row) or h ⊗ h once (d²)
+    by_pairs = d < width
+    row_width = d * d if by_pairs else d * width
+    # the contracted pairs and the k × k matrices built from them come on top, per row
+    step = chunk_rows(n, row_width + width + 4 * k * k, device=h.device, dtype=h.dtype,
+                      chunk_size=chunk_size, cached=True)
+    buffer = h.new_empty((min(step, n), row_width))  # reused, as in fisher_sum
     for start in range(0, n, step):
         rows = slice(start, start + step)
         hc = h[rows]
         t = buffer[: hc.shape[0]]
-        torch.matmul(hc, stacked, out=t)
-        t = t.view(-1, d, width)  # Σ_i h_i A[i, a, j, b]
-        inner = (hc[:, None, :] @ t).reshape(-1, len(matrices), m)  # then Σ_j h_j
+        if by_pairs:
+            _outer(hc, hc, t)
+            inner = t @ stacked.view(d * d, width)  # Σ_ij h_i h_j A[i, a, j, b]
+        else:
+            torch.matmul(hc, stacked, out=t)
+            t = t.view(-1, d, width)  # Σ_i h_i A[i, a, j, b]
+            inner = hc[:, None, :] @ t  # then Σ_j h_j
+        inner = inner.reshape(-1, len(matrices), m)
         for j in range(len(matrices)):
             sym = _unpack_symmetric(inner[:, j], k, a, b)
             out[rows, :, j * k : (j + 1) * k] = _sandwich(s[rows], u[rows], sym)
+    return out
+
+
+def _outer(x, y, out):
+    """Row-wise outer products ``x_r ⊗ y_r`` written flat into ``out`` (rows, p·q)."""
+    torch.mul(x[:, :, None], y[:, None, :], out=out.view(x.shape[0], x.shape[1], -1))
     return out

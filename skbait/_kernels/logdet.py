@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ._numerics import checked_argmax, chunk_rows
-from .bait import _LDL_MAX_K, TraceState, logdet_planes
+from .bait import TraceState, gain_route, logdet_planes
 
 
 def logdet_greedy(pool, m0, n_select, *, chunk_size=None, refresh_every=None):
@@ -38,7 +38,7 @@ def logdet_greedy(pool, m0, n_select, *, chunk_size=None, refresh_every=None):
     n, k = pool.h.shape[0], pool.s.shape[1]
     step = chunk_rows(n, 2 * k * k, device=m0.device, dtype=m0.dtype, chunk_size=chunk_size)
     planes = None
-    if m0.device.type == "cpu" and 1 < k <= _LDL_MAX_K:  # as BAIT's gains, see TraceState
+    if k > 1 and gain_route(m0.device, k) == "planes":  # as BAIT's gains
         planes = m0.new_empty((k, k, min(step, n)))
     chosen = torch.zeros(n, dtype=torch.bool, device=m0.device)
     indices, gains = [], []

@@ -76,9 +76,10 @@ def trace_state_bytes(n_rows, d, k, *, device="cpu", dtype=torch.float64, chunk_
     dense = matrices * (d * k) ** 2 + (4 if fisher else 2) * n_dd
     rows = n_rows * (d + 3 * k + (2 if fisher else 1) * k * k)
     width = (2 if fisher else 1) * (k * (k + 1) // 2)
-    step = chunk_rows(n_rows, d * width, device=device, dtype=dtype, chunk_size=chunk_size,
+    per_row = (d * d if d < width else d * width) + width + 4 * k * k  # as quad_forms
+    step = chunk_rows(n_rows, per_row, device=device, dtype=dtype, chunk_size=chunk_size,
                       cached=True)
-    chunk = 2 * step * d * width
+    chunk = 2 * step * per_row
     return (dense + rows + chunk) * item
 
 
