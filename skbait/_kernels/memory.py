@@ -50,7 +50,7 @@ def trace_state_bytes(n_rows, d, k, *, device="cpu", dtype=torch.float64, chunk_
       and ``Q_x`` (``2k²``);
     - two chunk intermediates of the size :func:`chunk_rows` allows.
 
-    Against the measured peak of live memory on the CPU it is 1.15 to 1.35 times larger
+    Against the measured peak of live memory on the CPU it is 1.17 to 1.28 times larger
     (``benchmarks/memory_estimate.py``): a margin, not a bound.
 
     Parameters
