@@ -103,7 +103,7 @@ class TraceState:
             b = self.minv @ self.fisher @ self.minv
             # P_x and Q_x side by side, so that one batched product updates both
             self.pq = quad_forms(
-                self.pool, [self.minv, (b + b.T) / 2], chunk_size=self.chunk_size
+                self.pool, [self.minv, _symmetric(b)], chunk_size=self.chunk_size
             )
             self.p, self.q = self.pq[:, :, :self.k], self.pq[:, :, self.k:]
 
@@ -161,7 +161,7 @@ class TraceState:
             self._set_members(self.members + [index], None, new_member)
         self.minv.addmm_(r, r.T, alpha=-sign)
         if self.n_updates % 16 == 15:
-            self.minv = (self.minv + self.minv.T) / 2
+            self.minv = _symmetric(self.minv)
         self.n_updates += 1
         if self.m is not None:
             self.m.addmm_(factor, factor.T, alpha=sign)
@@ -255,11 +255,10 @@ class TraceState:
         gamma = self.eye + self.p_hat
         a_hat = gamma @ a
         big_a = sign * self.eye + a.transpose(1, 2) @ a_hat
-        b_hat = torch.linalg.solve_ex((big_a + big_a.transpose(1, 2)) / 2,
-                                      a_hat.transpose(1, 2))[0]
+        b_hat = torch.linalg.solve_ex(_symmetric(big_a), a_hat.transpose(1, 2))[0]
         b_hat = b_hat.transpose(1, 2)  # â Â⁻¹
         p_hat = self.p_hat - b_hat @ a_hat.transpose(1, 2)
-        self.p_hat = (p_hat + p_hat.transpose(1, 2)) / 2
+        self.p_hat = _symmetric(p_hat)
         if self.q_hat is None:
             return
         z = proj[:, :, k:] + (0.5 * sign) * (a @ w_mat)
@@ -518,6 +517,7 @@ def _eliminate_(a, b=None):
 
 
 def _symmetric(matrix):
+    """The symmetric part of a matrix (or of each matrix in a batch)."""
     return (matrix + matrix.transpose(-2, -1)) / 2
 
 
@@ -533,7 +533,7 @@ def _spd_inverse(matrix):
 
 def _cholesky(matrix):
     """Lower Cholesky factor of a small symmetric positive definite matrix."""
-    chol, info = torch.linalg.cholesky_ex((matrix + matrix.T) / 2)
+    chol, info = torch.linalg.cholesky_ex(_symmetric(matrix))
     if int(info) != 0:
         raise FloatingPointError(
             "Removing a point would make M singular: the problem is numerically degenerate. "
@@ -549,7 +549,7 @@ def _cholesky_of_inverse(matrix):
     not checked (a check would synchronise a GPU at every step). Removals factor ``I + P̂``
     from the member state instead (:func:`_cholesky`).
     """
-    chol = torch.linalg.cholesky_ex((matrix + matrix.T) / 2)[0]
+    chol = torch.linalg.cholesky_ex(_symmetric(matrix))[0]
     eye = torch.eye(matrix.shape[0], dtype=matrix.dtype, device=matrix.device)
     # matrix⁻¹ = L⁻ᵀ L⁻¹, so G = L⁻ᵀ
     return torch.linalg.solve_triangular(chol, eye, upper=False).T
