@@ -164,12 +164,10 @@ def quad_forms(factors, matrices, *, chunk_size=None):
     ).reshape(d, -1)  # [i, (j, matrix, pair)]
     width = len(matrices) * m
     out = torch.empty((n, k, len(matrices) * k), dtype=h.dtype, device=h.device)
-    # either contract h twice (an intermediate of d·width per row) or h ⊗ h once (d²)
     by_pairs = d < width
     row_width = d * d if by_pairs else d * width
-    # the contracted pairs and the k × k matrices built from them come on top, per row
-    step = chunk_rows(n, row_width + width + 4 * k * k, device=h.device, dtype=h.dtype,
-                      chunk_size=chunk_size, cached=True)
+    step = chunk_rows(n, quad_forms_row_elements(d, k, len(matrices)), device=h.device,
+                      dtype=h.dtype, chunk_size=chunk_size, cached=True)
     buffer = h.new_empty((min(step, n), row_width))  # reused, as in fisher_sum
     for start in range(0, n, step):
         rows = slice(start, start + step)
@@ -187,6 +185,17 @@ def quad_forms(factors, matrices, *, chunk_size=None):
             sym = _unpack_symmetric(inner[:, j], k, a, b)
             out[rows, :, j * k : (j + 1) * k] = _sandwich(s[rows], u[rows], sym)
     return out
+
+
+def quad_forms_row_elements(d, k, n_matrices):
+    """Elements :func:`quad_forms` holds per pool row at once (what its chunks are sized by).
+
+    It either contracts ``h`` twice (an intermediate of ``d·w`` per row, ``w`` the packed
+    pairs of all matrices) or ``h ⊗ h`` once (``d²``), whichever is narrower; the
+    contracted pairs and the ``k × k`` matrices built from them come on top.
+    """
+    width = n_matrices * (k * (k + 1) // 2)
+    return (d * d if d < width else d * width) + width + 4 * k * k
 
 
 def _outer(x, y, out):

@@ -11,6 +11,7 @@ import os
 import torch
 
 from ._numerics import chunk_rows
+from .fisher import quad_forms_row_elements
 
 #: What a user can do when a selection does not fit (completes the MemoryError message).
 MEMORY_ADVICE = (
@@ -75,8 +76,7 @@ def trace_state_bytes(n_rows, d, k, *, device="cpu", dtype=torch.float64, chunk_
     matrices = (7 if fisher else 4) + int(refresh)
     dense = matrices * (d * k) ** 2 + (4 if fisher else 2) * n_dd
     rows = n_rows * (d + 3 * k + (2 if fisher else 1) * k * k)
-    width = (2 if fisher else 1) * (k * (k + 1) // 2)
-    per_row = (d * d if d < width else d * width) + width + 4 * k * k  # as quad_forms
+    per_row = quad_forms_row_elements(d, k, 2 if fisher else 1)
     step = chunk_rows(n_rows, per_row, device=device, dtype=dtype, chunk_size=chunk_size,
                       cached=True)
     chunk = 2 * step * per_row
