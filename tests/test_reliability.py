@@ -119,16 +119,22 @@ STRESS = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(STRESS))
-def test_bait_under_stress_matches_brute_force(case):
-    X_lab, y_lab, X_pool, params = STRESS[case]()
-    sampler = BaitSampler(LogisticRegression(), device="cpu", **params).fit(X_lab, y_lab)
-    n = 5
+def _valid_repeatable_batch(sampler, X_pool, n):
+    """``n`` distinct in-range picks with finite scores, the same on a second call."""
     picks = sampler.select(X_pool, n)
     assert picks.dtype == np.intp and len(set(picks)) == n
     assert picks.min() >= 0 and picks.max() < len(X_pool)
     assert np.all(np.isfinite(sampler.scores_))
     np.testing.assert_array_equal(picks, sampler.select(X_pool, n))
+    return picks
+
+
+@pytest.mark.parametrize("case", sorted(STRESS))
+def test_bait_under_stress_matches_brute_force(case):
+    X_lab, y_lab, X_pool, params = STRESS[case]()
+    sampler = BaitSampler(LogisticRegression(), device="cpu", **params).fit(X_lab, y_lab)
+    n = 5
+    picks = _valid_repeatable_batch(sampler, X_pool, n)
     ours, ref = _brute_force(sampler, X_lab, X_pool, picks, n)
     assert sampler.objective_ == pytest.approx(ours, rel=1e-6)
     # the same batch as the brute-force greedy, or one as good (ties)
@@ -166,15 +172,12 @@ SIBLING_CASES = [
 def test_siblings_under_stress(name, case):
     X_lab, y_lab, X_pool, params = STRESS[case]()
     make = SIBLINGS[name]
-    sampler = (make(**params) if name.startswith("determinantal") else make()).fit(
-        X_lab, y_lab)
+    if not name.startswith("determinantal"):  # only log-det takes the case's parameters
+        params = {}
+    sampler = make(**params).fit(X_lab, y_lab)
     n = 5
-    picks = sampler.select(X_pool, n)
-    assert picks.dtype == np.intp and len(set(picks)) == n
-    assert picks.min() >= 0 and picks.max() < len(X_pool)
-    assert np.all(np.isfinite(sampler.scores_))
-    np.testing.assert_array_equal(picks, sampler.select(X_pool, n))
-    fresh = make(**params) if name.startswith("determinantal") else make()
+    picks = _valid_repeatable_batch(sampler, X_pool, n)
+    fresh = make(**params)
     np.testing.assert_array_equal(picks, fresh.fit(X_lab, y_lab).select(X_pool, n))
     if name.startswith("determinantal"):  # greedy log-det against its brute force
         lab = last_layer(sampler.estimator_, X_lab)

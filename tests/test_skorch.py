@@ -29,15 +29,6 @@ skorch = pytest.importorskip("skorch", reason="skorch (the optional extra) is no
 N_LAB, N_POOL, N_FEATURES, N_HIDDEN = 40, 30, 5, 6
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    # nets this small train 30x slower when two threads compete with other processes
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 class MLP(torch.nn.Module):
     """``head(body(x))``; weights drawn from a local generator, so nets are reproducible."""
 
