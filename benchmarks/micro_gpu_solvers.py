@@ -11,7 +11,7 @@ import time
 
 import torch
 
-from skbait._kernels.bait import trace_solve_planes
+from skbait._kernels._linalg import trace_solve_planes
 from skbait._kernels.fisher import apply_c_
 
 

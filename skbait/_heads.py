@@ -28,7 +28,8 @@ from sklearn.linear_model import (
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_array
 
-from ._kernels.memory import MEMORY_ADVICE, check_memory, representation_bytes
+from ._kernels.memory import representation_bytes
+from .utils._memory import MEMORY_ADVICE, check_memory
 
 _CLASSIFIERS = (LogisticRegression, LogisticRegressionCV)
 _REGRESSORS = (

@@ -4,12 +4,12 @@ from sklearn.utils import check_random_state
 
 from ._kernels.gradient import residual
 from ._kernels.kmeanspp import kmeanspp_seeding
-from .base import ModelSampler
+from .base import LastLayerSampler
 from .utils._docstring import fill_doc
 
 
 @fill_doc
-class BadgeSampler(ModelSampler):
+class BadgeSampler(LastLayerSampler):
     """Batch active learning by diverse gradient embeddings (BADGE, Ash et al., ICLR 2020).
 
     Each candidate is embedded as the gradient of the loss with respect to the last
@@ -59,7 +59,7 @@ class BadgeSampler(ModelSampler):
     """
 
     _parameter_constraints: dict = {
-        **ModelSampler._parameter_constraints,
+        **LastLayerSampler._parameter_constraints,
         "random_state": ["random_state"],
     }
     _tasks = ("classification",)

@@ -1,14 +1,15 @@
 """BAIT: batch selection minimising ``tr(M⁻¹ F)`` on the last layer's Fisher information."""
 
 import time
-from numbers import Integral, Real
+from numbers import Integral
 
 import torch
 
+from ._fisher import FisherSampler
 from ._kernels._numerics import exact_matmul
 from ._kernels.bait import bait_greedy
-from ._kernels.fisher import fisher_sum
-from .base import FisherSampler
+from ._kernels.design import pool_fisher
+from ._kernels.memory import trace_state_bytes
 from .utils._docstring import fill_doc
 from .utils._param_validation import Interval, StrOptions
 
@@ -46,7 +47,7 @@ class BaitSampler(FisherSampler):
         Where the torch kernels run. ``"auto"`` follows a skorch net's ``device``, and
         otherwise uses CUDA when torch sees a GPU and the CPU if not. Selection state is
         float64 on every device, with TF32 disabled; on CUDA ``M⁻¹`` is recomputed exactly
-        every 50 updates.
+        every {refresh} updates.
     {prefit}
     chunk_size : int, default=None
         Pool rows processed at once; by default sized from ``d·k²`` so that memory stays
@@ -89,11 +90,9 @@ class BaitSampler(FisherSampler):
 
     _parameter_constraints: dict = {
         **FisherSampler._parameter_constraints,
-        "alpha": [Interval(Real, 0, None, closed="neither")],
         "oversample": [Interval(Integral, 1, None, closed="left")],
         "backward": ["boolean"],
         "fisher": [StrOptions({"pool", "identity"})],
-        "chunk_size": [Interval(Integral, 1, None, closed="left"), None],
         "verbose": ["verbose"],
     }
 
@@ -111,15 +110,19 @@ class BaitSampler(FisherSampler):
         chunk_size=None,
         verbose=0,
     ):
-        super().__init__(estimator, embedding=embedding, prefit=prefit, device=device)
-        self.alpha = alpha
+        super().__init__(estimator, embedding=embedding, alpha=alpha, prefit=prefit,
+                         device=device, chunk_size=chunk_size)
         self.oversample = oversample
         self.backward = backward
         self.fisher = fisher
-        self.chunk_size = chunk_size
         self.verbose = verbose
 
-    _parameter_matrices = True
+    def _memory_need(self, n_rows, d, k):
+        _, what = super()._memory_need(n_rows, d, k)
+        return trace_state_bytes(
+            n_rows, d, k, device=self.device_, chunk_size=self.chunk_size, fisher=True,
+            refresh=self.device_.type == "cuda",
+        ), what
 
     def _select(self, X_pool, n):
         start = time.perf_counter()
@@ -130,9 +133,7 @@ class BaitSampler(FisherSampler):
             if self.fisher == "identity":
                 target = torch.eye(pool.n_params, dtype=m0.dtype, device=m0.device)
             else:
-                target = (labeled + fisher_sum(pool, chunk_size=self.chunk_size)) / (
-                    self.n_labeled_ + n_pool
-                )
+                target = pool_fisher(labeled, pool, self.n_labeled_, chunk_size=self.chunk_size)
             result = bait_greedy(
                 scaled, target, m0, n, n_forward,
                 chunk_size=self.chunk_size, refresh_every=self._refresh_every(),

@@ -1,10 +1,13 @@
 """Base classes: the public ``fit``/``select`` validate, subclasses fill in ``_fit``/``_select``."""
 
+import copy
 from abc import abstractmethod
+
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import NotFittedError
+from sklearn.pipeline import Pipeline
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     check_array,
@@ -13,27 +16,14 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from sklearn.pipeline import Pipeline
-
 from ._heads import _unwrap, final_step, head_task, is_net, last_layer
-from ._kernels._numerics import exact_matmul
-from ._kernels.fisher import (
-    binary_factors,
-    fisher_sum,
-    rank_one_factors,
-    softmax_factors,
-)
-from ._kernels.memory import (
-    MEMORY_ADVICE,
-    check_memory,
-    format_bytes,
-    representation_bytes,
-    trace_state_bytes,
-)
+from ._kernels.fisher import binary_factors, rank_one_factors, softmax_factors
+from ._kernels.memory import representation_bytes
 from .utils._device import resolve_device
 from .utils._docstring import fill_doc
+from .utils._memory import MEMORY_ADVICE, check_memory
 from .utils._param_validation import HasMethods, StrOptions
-from .utils._validation import check_finite_input, check_n
+from .utils._validation import check_finite_input, check_n, num_rows
 
 
 class BaseSampler(BaseEstimator):
@@ -87,7 +77,7 @@ class BaseSampler(BaseEstimator):
         try:
             self._validate_params()
             X, y = self._validate_fit_data(X, y)
-            self.n_labeled_ = _num_rows(X)
+            self.n_labeled_ = num_rows(X)
             self._fit(X, y)
         except BaseException:
             # an error or interrupt half-way (a refused allocation, Ctrl-C) must not leave a
@@ -116,7 +106,7 @@ class BaseSampler(BaseEstimator):
         """
         check_is_fitted(self)
         X_pool = self._validate_pool(X_pool)
-        n = check_n(n, _num_rows(X_pool))
+        n = check_n(n, num_rows(X_pool))
         indices, scores = self._select(X_pool, n)
         indices = np.asarray(indices, dtype=np.intp)
         if indices.shape != (n,) or len(np.unique(indices)) != n:
@@ -148,17 +138,17 @@ class BaseSampler(BaseEstimator):
 
 @fill_doc
 class ModelSampler(BaseSampler):
-    """Base class of samplers that query a model's last layer.
+    """Base class of samplers that query a model.
 
-    It fits (a clone of) ``estimator`` on the labeled set, or checks it is fitted when
-    ``prefit=True``, resolves the torch device, and turns the model's last layer on any
-    ``X`` into tensors for the kernels. Subclasses implement ``_select`` and may override
-    ``_fit_labeled(layer)`` to cache what the labeled set contributes.
+    It fits a clone of ``estimator`` on the labeled set, or, when ``prefit=True``, checks
+    it is fitted and keeps a copy of it, so that nothing the sampler does can change the
+    object passed in; it resolves the torch device. A subclass whose constraints allow
+    ``estimator=None`` works on ``X`` itself: ``fit`` then validates ``X`` as
+    :class:`BaseSampler` does and needs no ``y``. Subclasses implement ``_select``.
 
     Parameters
     ----------
     {estimator}
-    {embedding}
     {prefit}
     {device}
 
@@ -168,45 +158,38 @@ class ModelSampler(BaseSampler):
 
     Examples
     --------
-    A sampler that picks the points whose representation ``h(x)`` has the largest norm
-    (the intercept's constant feature included):
+    A sampler that picks the points the fitted model predicts largest:
 
     >>> import numpy as np
-    >>> from sklearn.datasets import load_iris
-    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.linear_model import Ridge
     >>> from skbait.base import ModelSampler
-    >>> class LargestNorm(ModelSampler):
+    >>> class LargestPrediction(ModelSampler):
     ...     def _select(self, X_pool, n):
-    ...         norms = np.linalg.norm(self._last_layer(X_pool).features, axis=1)
-    ...         order = np.argsort(-norms, kind="stable")[:n]
-    ...         return order, norms[order]
-    >>> X, y = load_iris(return_X_y=True)
-    >>> sampler = LargestNorm(LogisticRegression(), device="cpu").fit(X[::10], y[::10])
-    >>> sampler.select(X, 3)
-    array([117, 131, 118])
+    ...         predicted = self.estimator_.predict(X_pool)
+    ...         order = np.argsort(-predicted, kind="stable")[:n]
+    ...         return order, predicted[order]
+    >>> X = np.arange(10.0).reshape(-1, 1)
+    >>> LargestPrediction(Ridge(), device="cpu").fit(X[:5], 2 * X[:5, 0]).select(X, 2)
+    array([9, 8])
     """
 
     _parameter_constraints: dict = {
         "estimator": [HasMethods(["fit"])],
         "prefit": ["boolean"],
         "device": [StrOptions({"auto", "cpu", "cuda"}), torch.device, str],
-        "embedding": [None, callable, str],
     }
-
-    #: Whether the selection holds ``D × D`` matrices over the last layer's parameters
-    #: (named in the message when memory is short).
-    _parameter_matrices = False
 
     #: Tasks a sampler is defined for; others get a clear error at ``fit``.
     _tasks = ("classification", "regression")
 
-    def __init__(self, estimator, *, embedding=None, prefit=False, device="auto"):
+    def __init__(self, estimator, *, prefit=False, device="auto"):
         self.estimator = estimator
-        self.embedding = embedding
         self.prefit = prefit
         self.device = device
 
     def _validate_fit_data(self, X, y):
+        if self.estimator is None:
+            return super()._validate_fit_data(X, y)
         task = head_task(self.estimator)
         if task not in self._tasks:
             raise TypeError(
@@ -233,6 +216,8 @@ class ModelSampler(BaseSampler):
         return X, y
 
     def _validate_pool(self, X_pool):
+        if self.estimator is None:
+            return super()._validate_pool(X_pool)
         return self._check_X(X_pool, reset=False)
 
     def _check_X(self, X, reset):
@@ -240,13 +225,15 @@ class ModelSampler(BaseSampler):
             return validate_data(self, X, accept_sparse=("csr", "csc"), reset=reset)
         # A Pipeline's first step decides what input it takes (text, DataFrames...), and a
         # net takes float32 arrays or tensors as they are; the representation they produce
-        # is checked in `_last_layer`.
+        # is checked where it is computed.
         if is_net(_unwrap(self.estimator)):
             check_finite_input(X)
         return validate_data(self, X, reset=reset, skip_check_array=True)
 
     def _fit(self, X, y):
-        if self.prefit:
+        if self.estimator is None:
+            self.estimator_ = None
+        elif self.prefit:
             try:
                 check_is_fitted(self.estimator)
             except NotFittedError as exc:
@@ -254,38 +241,13 @@ class ModelSampler(BaseSampler):
                     f"prefit=True but the {type(self.estimator).__name__} passed as "
                     "estimator is not fitted. Fit it first, or use prefit=False."
                 ) from exc
-            self.estimator_ = self.estimator
+            # a copy, as scikit-learn's SelectFromModel keeps: the user's model is never
+            # touched (to share it instead, pass FrozenEstimator(model) with prefit=False)
+            self.estimator_ = copy.deepcopy(self.estimator)
         else:
             self.estimator_ = clone(self.estimator).fit(X, y)
-        self.device_ = resolve_device(self.device, final_step(self.estimator_))
-        if type(self)._fit_labeled is not ModelSampler._fit_labeled:
-            # only samplers that use the labeled set pay for its last layer
-            self._fit_labeled(self._last_layer(X))
-
-    def _fit_labeled(self, layer):
-        """Hook: cache what the labeled set contributes (``layer`` is its LastLayer)."""
-
-    def _last_layer(self, X):
-        layer = last_layer(self.estimator_, X, self.embedding, check=self._check_memory)
-        if not np.all(np.isfinite(layer.features)):
-            raise ValueError("The representation of X contains NaN or infinity.")
-        return layer
-
-    def _memory_bytes(self, n_rows, d, k):
-        """Hook: peak bytes the sampler needs for a last layer of shape ``(n_rows, d, k)``.
-
-        The default counts the dense representation; samplers with a larger state override
-        it with an estimate from :mod:`skbait._kernels.memory`.
-        """
-        return representation_bytes(n_rows, d)
-
-    def _check_memory(self, n_rows, d, k):
-        """Refuse, before allocating, a last layer whose selection cannot fit on device_."""
-        what = f"{type(self).__name__} on {n_rows} rows with d={d}, k={k}"
-        if self._parameter_matrices:
-            what += (f" (D = d·k = {d * k}; one D × D float64 matrix takes "
-                     f"{format_bytes((d * k) ** 2 * 8)})")
-        check_memory(self._memory_bytes(n_rows, d, k), self.device_, what, MEMORY_ADVICE)
+        self.device_ = resolve_device(
+            self.device, None if self.estimator_ is None else final_step(self.estimator_))
 
     def _tensor(self, array):
         array = np.asarray(array)
@@ -293,40 +255,20 @@ class ModelSampler(BaseSampler):
             array = array.copy()
         return torch.as_tensor(array, dtype=torch.float64, device=self.device_)
 
-    def _factors(self, layer):
-        """Kernel factors ``V_x = h_x ⊗ C_x`` of a LastLayer, as tensors on ``device_``."""
-        h = self._tensor(layer.features)
-        if layer.kind == "softmax":
-            return softmax_factors(h, self._tensor(layer.proba))
-        if layer.kind == "binary":
-            return binary_factors(h, self._tensor(layer.proba[:, 1]))
-        return rank_one_factors(h)
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.target_tags.required = True
+        tags.target_tags.required = self.estimator is not None
         tags.input_tags.sparse = _takes_raw_arrays(self.estimator)
         return tags
 
 
-def _takes_raw_arrays(estimator):
-    """Whether X goes straight into a linear model (so numeric checks apply to it)."""
-    estimator = _unwrap(estimator)
-    return not isinstance(estimator, Pipeline) and not is_net(estimator)
-
-
-def _num_rows(X):
-    return X.shape[0] if hasattr(X, "shape") else len(X)
-
-
 @fill_doc
-class FisherSampler(ModelSampler):
-    """Base class of samplers that design on last-layer Fisher factors (BAIT, log-det).
+class LastLayerSampler(ModelSampler):
+    """Base class of samplers that read a model's last layer: ``h(x)`` and ``p(x)``.
 
-    ``fit`` caches ``labeled_fisher_ = Σ_L V_x V_xᵀ``; ``_design`` builds what both
-    objectives share under the reference conventions: ``M₀ = αI + Σ_L I(x)/(n_L + n)``
-    and the candidate factors scaled by ``√(n/(n_L + n))``. Subclasses define ``alpha``
-    and ``chunk_size`` parameters and may override ``_point_factors``.
+    Every such sampler takes its representation through one hook, ``embedding``, with
+    the same defaults (see below); ``_last_layer(X)`` evaluates it with the model's
+    probabilities, and checks both before any kernel sees them.
 
     Parameters
     ----------
@@ -338,57 +280,67 @@ class FisherSampler(ModelSampler):
     Attributes
     ----------
     {fitted_attributes}
-    labeled_fisher_ : ndarray of shape (D, D)
-        ``Σ_L V_x V_xᵀ`` over the labeled set, ``D`` the number of last-layer parameters.
 
     Examples
     --------
+    A sampler that picks the points whose representation ``h(x)`` has the largest norm
+    (the intercept's constant feature included):
+
+    >>> import numpy as np
     >>> from sklearn.datasets import load_iris
     >>> from sklearn.linear_model import LogisticRegression
-    >>> from skbait import BaitSampler
-    >>> from skbait.base import FisherSampler
+    >>> from skbait.base import LastLayerSampler
+    >>> class LargestNorm(LastLayerSampler):
+    ...     def _select(self, X_pool, n):
+    ...         norms = np.linalg.norm(self._last_layer(X_pool).features, axis=1)
+    ...         order = np.argsort(-norms, kind="stable")[:n]
+    ...         return order, norms[order]
     >>> X, y = load_iris(return_X_y=True)
-    >>> sampler = BaitSampler(LogisticRegression(), device="cpu").fit(X[::10], y[::10])
-    >>> isinstance(sampler, FisherSampler), sampler.labeled_fisher_.shape  # D = (4 + 1)·3
-    (True, (15, 15))
+    >>> sampler = LargestNorm(LogisticRegression(), device="cpu").fit(X[::10], y[::10])
+    >>> sampler.select(X, 3)
+    array([117, 131, 118])
     """
 
-    #: Whether the kernel tracks ``Q_x = Ṽᵀ M⁻¹ F M⁻¹ Ṽ`` besides ``P_x`` (BAIT does)
-    _tracks_fisher = True
+    _parameter_constraints: dict = {
+        **ModelSampler._parameter_constraints,
+        "embedding": [None, callable, str],
+    }
 
-    def _memory_bytes(self, n_rows, d, k):
-        return trace_state_bytes(
-            n_rows, d, k, device=self.device_, chunk_size=self.chunk_size,
-            fisher=self._tracks_fisher, refresh=self.device_.type == "cuda",
-        )
+    def __init__(self, estimator, *, embedding=None, prefit=False, device="auto"):
+        super().__init__(estimator, prefit=prefit, device=device)
+        self.embedding = embedding
 
-    def _point_factors(self, layer):
-        """The factors ``V_x`` the design is made of (the Fisher factors by default)."""
-        return self._factors(layer)
+    def _last_layer(self, X):
+        layer = last_layer(self.estimator_, X, self.embedding, check=self._check_memory)
+        if not np.all(np.isfinite(layer.features)):
+            raise ValueError("The representation of X contains NaN or infinity.")
+        return layer
 
-    def _fit_labeled(self, layer):
-        with exact_matmul():
-            total = fisher_sum(self._point_factors(layer), chunk_size=self.chunk_size)
-        self.labeled_fisher_ = total.cpu().numpy()
+    def _memory_need(self, n_rows, d, k):
+        """Hook: ``(bytes, what)`` a selection on a last layer ``(n_rows, d, k)`` needs.
 
-    def _design(self, X_pool, n):
-        """``(pool, labeled, m0, scaled)`` for a batch of ``n`` from ``X_pool``.
-
-        ``pool`` holds the unscaled candidate factors, ``labeled`` is ``Σ_L V_x V_xᵀ`` on
-        ``device_``, ``scaled`` the factors a pick adds to ``M``.
+        The default counts the dense representation; samplers with a larger state
+        override it with an estimate from :mod:`skbait._kernels.memory`.
         """
-        pool = self._point_factors(self._last_layer(X_pool))
-        labeled = self._tensor(self.labeled_fisher_)
-        if labeled.shape[0] != pool.n_params:
-            raise ValueError(
-                f"The pool's last layer has {pool.n_params} parameters but the labeled "
-                f"set's had {labeled.shape[0]}; refit the sampler."
-            )
-        weight = n / (self.n_labeled_ + n)
-        eye = torch.eye(pool.n_params, dtype=torch.float64, device=self.device_)
-        m0 = self.alpha * eye + labeled * (weight / n)
-        return pool, labeled, m0, pool.scaled(weight)
+        return (representation_bytes(n_rows, d),
+                f"{type(self).__name__} on {n_rows} rows with d={d}, k={k}")
 
-    def _refresh_every(self):
-        """Updates between exact recomputations of ``M⁻¹`` (only on CUDA, see kernels)."""
-        return 50 if self.device_.type == "cuda" else None
+    def _check_memory(self, n_rows, d, k):
+        """Refuse, before allocating, a last layer whose selection cannot fit on device_."""
+        needed, what = self._memory_need(n_rows, d, k)
+        check_memory(needed, self.device_, what, MEMORY_ADVICE)
+
+    def _factors(self, layer):
+        """Kernel factors ``V_x = h_x ⊗ C_x`` of a LastLayer, as tensors on ``device_``."""
+        h = self._tensor(layer.features)
+        if layer.kind == "softmax":
+            return softmax_factors(h, self._tensor(layer.proba))
+        if layer.kind == "binary":
+            return binary_factors(h, self._tensor(layer.proba[:, 1]))
+        return rank_one_factors(h)
+
+
+def _takes_raw_arrays(estimator):
+    """Whether X goes straight into a linear model (so numeric checks apply to it)."""
+    estimator = _unwrap(estimator)
+    return not isinstance(estimator, Pipeline) and not is_net(estimator)

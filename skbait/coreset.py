@@ -7,14 +7,13 @@ from sklearn.utils.validation import check_array
 
 from ._heads import densify, representation
 from ._kernels.kcenter import kcenter_greedy
-from .base import BaseSampler, ModelSampler
-from .utils._device import resolve_device
+from .base import LastLayerSampler
 from .utils._docstring import fill_doc
 from .utils._param_validation import HasMethods, Interval, StrOptions
 
 
 @fill_doc
-class CoresetSampler(ModelSampler):
+class CoresetSampler(LastLayerSampler):
     """Greedy k-center on a representation (Coreset, Sener and Savarese, ICLR 2018).
 
     Each step takes the pool point farthest from its nearest centre, the centres being
@@ -45,7 +44,7 @@ class CoresetSampler(ModelSampler):
     Attributes
     ----------
     estimator_ : estimator object or None
-        The fitted model (a fitted clone of ``estimator``, or ``estimator`` itself when
+        The fitted model (a fitted clone of ``estimator``, or a copy of it when
         ``prefit=True``); None when ``estimator`` is None.
     n_features_in_ : int
         Number of features seen during ``fit``.
@@ -70,7 +69,7 @@ class CoresetSampler(ModelSampler):
     """
 
     _parameter_constraints: dict = {
-        **ModelSampler._parameter_constraints,
+        **LastLayerSampler._parameter_constraints,
         "estimator": [HasMethods(["fit"]), None],
         "metric": [StrOptions({"euclidean", "cosine"})],
         "chunk_size": [Interval(Integral, 1, None, closed="left"), None],
@@ -82,17 +81,8 @@ class CoresetSampler(ModelSampler):
         self.metric = metric
         self.chunk_size = chunk_size
 
-    def _validate_fit_data(self, X, y):
-        if self.estimator is None:
-            return BaseSampler._validate_fit_data(self, X, y)
-        return super()._validate_fit_data(X, y)
-
     def _fit(self, X, y):
-        if self.estimator is None:
-            self.estimator_ = None
-            self.device_ = resolve_device(self.device)
-        else:
-            super()._fit(X, y)
+        super()._fit(X, y)
         self.labeled_representation_ = self._representation(X)
 
     def _select(self, X_pool, n):
@@ -123,8 +113,3 @@ class CoresetSampler(ModelSampler):
                 )
             h = h / norms
         return h
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.required = self.estimator is not None
-        return tags

@@ -1,16 +1,15 @@
 """Greedy log-det (determinantal) selection on the Fisher factors or BADGE gradients."""
 
-from numbers import Integral, Real
-
 import torch
 
+from ._fisher import FisherSampler
 from ._heads import head_task
 from ._kernels._numerics import exact_matmul
 from ._kernels.gradient import gradient_factors
 from ._kernels.logdet import logdet_greedy
-from .base import FisherSampler
+from ._kernels.memory import trace_state_bytes
 from .utils._docstring import fill_doc
-from .utils._param_validation import Interval, StrOptions
+from .utils._param_validation import StrOptions
 
 
 @fill_doc
@@ -66,21 +65,16 @@ class DeterminantalSampler(FisherSampler):
     True
     """
 
-    _tracks_fisher = False  # log-det needs P_x only
-
     _parameter_constraints: dict = {
         **FisherSampler._parameter_constraints,
         "factor": [StrOptions({"fisher", "gradient"})],
-        "alpha": [Interval(Real, 0, None, closed="neither")],
-        "chunk_size": [Interval(Integral, 1, None, closed="left"), None],
     }
 
     def __init__(self, estimator, *, embedding=None, factor="fisher", alpha=1.0,
                  prefit=False, device="auto", chunk_size=None):
-        super().__init__(estimator, embedding=embedding, prefit=prefit, device=device)
+        super().__init__(estimator, embedding=embedding, alpha=alpha, prefit=prefit,
+                         device=device, chunk_size=chunk_size)
         self.factor = factor
-        self.alpha = alpha
-        self.chunk_size = chunk_size
 
     def _validate_fit_data(self, X, y):
         X, y = super()._validate_fit_data(X, y)
@@ -91,7 +85,13 @@ class DeterminantalSampler(FisherSampler):
             )
         return X, y
 
-    _parameter_matrices = True
+    def _memory_need(self, n_rows, d, k):
+        _, what = super()._memory_need(n_rows, d, k)
+        # log-det tracks P_x only: no F, no Q_x
+        return trace_state_bytes(
+            n_rows, d, k, device=self.device_, chunk_size=self.chunk_size, fisher=False,
+            refresh=self.device_.type == "cuda",
+        ), what
 
     def _point_factors(self, layer):
         if self.factor == "gradient":

@@ -49,16 +49,14 @@ class UncertaintySampler(ModelSampler):
     """
 
     _parameter_constraints: dict = {
-        key: value for key, value in ModelSampler._parameter_constraints.items()
-        if key != "embedding"
-    } | {"method": [StrOptions({"least_confident", "margin", "entropy"})]}
+        **ModelSampler._parameter_constraints,
+        "method": [StrOptions({"least_confident", "margin", "entropy"})],
+    }
     _tasks = ("classification",)
 
     def __init__(self, estimator, *, method="least_confident", prefit=False, device="auto"):
-        self.estimator = estimator
+        super().__init__(estimator, prefit=prefit, device=device)
         self.method = method
-        self.prefit = prefit
-        self.device = device
 
     def _select(self, X_pool, n):
         proba = np.asarray(self.estimator_.predict_proba(X_pool), dtype=np.float64)

@@ -14,7 +14,7 @@ from sklearn.svm import SVC
 from reference import bait_objective, bait_reference, factors
 from skbait import BaitSampler
 from skbait._heads import last_layer
-from skbait._kernels import bait as bait_kernel
+from skbait._kernels import _linalg
 
 
 def _problem(task, n_classes=3, n_outputs=1, seed=0, n_lab=12, n_pool=30, d=4, dup=False):
@@ -101,7 +101,7 @@ def test_trace_solve_planes_matches_explicit_inverse(k, scale):
     q = q @ q.transpose(0, 2, 1) + rng.normal(size=(n, k, k))
     pq = torch.as_tensor(np.concatenate([p, q], axis=2))
     planes = torch.full((k, 2 * k, n), np.nan, dtype=torch.float64)
-    got = bait_kernel.trace_solve_planes(pq, planes).numpy()
+    got = _linalg.trace_solve_planes(pq, planes).numpy()
     want = [np.trace(np.linalg.inv(np.eye(k) + p[i]) @ q[i]) for i in range(n)]
     np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12 * np.abs(want).max())
     np.testing.assert_array_equal(pq.numpy(), np.concatenate([p, q], axis=2))
@@ -114,8 +114,8 @@ def test_every_gain_route_picks_the_same_batch(monkeypatch, route):
     sampler = BaitSampler(LogisticRegression(), device="cpu").fit(X_lab, y_lab)
     picks = sampler.select(X_pool, 6)
     objective, gains = sampler.objective_, sampler.forward_gains_
-    assert bait_kernel.gain_route(torch.device("cpu"), 10) == "planes"
-    monkeypatch.setattr(bait_kernel, "gain_route", lambda device, k: route)
+    assert _linalg.gain_route(torch.device("cpu"), 10) == "planes"
+    monkeypatch.setattr(_linalg, "gain_route", lambda device, k: route)
     np.testing.assert_array_equal(sampler.select(X_pool, 6), picks)
     assert sampler.objective_ == pytest.approx(objective, rel=1e-12)
     np.testing.assert_allclose(sampler.forward_gains_, gains, rtol=1e-10)
@@ -172,7 +172,9 @@ def test_prefit_uses_the_given_model():
     X_lab, y_lab, X_pool = _problem("classification")
     model = LogisticRegression(C=0.1).fit(X_pool, np.arange(len(X_pool)) % 3)
     sampler = BaitSampler(model, device="cpu", prefit=True).fit(X_lab, y_lab)
-    assert sampler.estimator_ is model
+    # a copy of the fitted model, as SelectFromModel keeps: the user's object is not shared
+    assert sampler.estimator_ is not model
+    np.testing.assert_array_equal(sampler.estimator_.coef_, model.coef_)
     refit = BaitSampler(clone(model), device="cpu").fit(X_lab, y_lab)
     assert not np.allclose(refit.estimator_.coef_, model.coef_)
 

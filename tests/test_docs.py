@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import skbait
@@ -75,7 +76,9 @@ def test_quickstart_code_runs():
     blocks = _python_blocks(_read(DOCS / "quickstart.rst"))
     assert len(blocks) >= 3
     namespace = _run_blocks(blocks, "docs/quickstart.rst")
-    assert namespace["sampler"].estimator_ is namespace["trained"]
+    trained, kept = namespace["trained"], namespace["sampler"].estimator_
+    assert kept is not trained  # prefit=True keeps a copy of the fitted model
+    np.testing.assert_array_equal(kept.coef_, trained.coef_)
 
 
 def test_readme_quickstart_runs():

@@ -33,7 +33,8 @@ from skbait import (
     UncertaintySampler,
 )
 from skbait._heads import last_layer
-from skbait._kernels import _numerics, bait as bait_kernel, kcenter, kmeanspp, memory
+from skbait._kernels import _constants, _numerics, kcenter, kmeanspp, memory, woodbury
+from skbait.utils import _memory as host_memory
 from skbait._kernels.memory import trace_state_bytes
 
 # several tests fit a model for a few iterations only: its quality does not matter there
@@ -240,8 +241,8 @@ def _fail_if_called(*args, **kwargs):
 @pytest.mark.parametrize("cls", [BaitSampler, DeterminantalSampler])
 def test_too_large_is_refused_before_allocating(monkeypatch, cls):
     # d = 3000, k = 20: one (dk)² float64 matrix is 28.8 GB; the machine is said to have 24
-    monkeypatch.setattr(memory, "available_bytes", lambda device="cpu": 24 * 10**9)
-    monkeypatch.setattr("skbait.base.fisher_sum", _fail_if_called)
+    monkeypatch.setattr(host_memory, "available_bytes", lambda device="cpu": 24 * 10**9)
+    monkeypatch.setattr("skbait._fisher.fisher_sum", _fail_if_called)
     model, X, y = _wide_problem(3000, 20)
     sampler = cls(model, prefit=True, device="cpu")
     start = time.perf_counter()
@@ -251,14 +252,14 @@ def test_too_large_is_refused_before_allocating(monkeypatch, cls):
     message = str(info.value)
     for part in ("d=3001, k=20", "D = d·k = 60020", "28.8 GB", "24 GB available",
                  "TruncatedSVD", "PCA", "fewer classes", "device='cuda'", "chunk_size",
-                 memory.LIMIT_ENV):
+                 host_memory.LIMIT_ENV):
         assert part in message
     with pytest.raises(NotFittedError):  # not left half-fitted
         sampler.select(X, 1)
 
 
 def test_too_large_for_this_machine_without_monkeypatching():
-    available = memory.available_bytes("cpu")
+    available = host_memory.available_bytes("cpu")
     if available is None:
         pytest.skip("this platform does not report its available memory")
     k = 20
@@ -275,7 +276,7 @@ def test_pool_too_large_is_refused_at_select_and_sampler_stays_usable(monkeypatc
     big_pool = np.tile(X_pool, (100, 1))  # 3000 rows
     limit = trace_state_bytes(len(X_pool), 5, 3)
     assert trace_state_bytes(len(big_pool), 5, 3) > limit
-    monkeypatch.setattr(memory, "available_bytes", lambda device="cpu": limit)
+    monkeypatch.setattr(host_memory, "available_bytes", lambda device="cpu": limit)
     with pytest.raises(MemoryError, match="3000 rows"):
         sampler.select(big_pool, 3)
     np.testing.assert_array_equal(sampler.select(X_pool, 3), expected)
@@ -283,13 +284,13 @@ def test_pool_too_large_is_refused_at_select_and_sampler_stays_usable(monkeypatc
 
 def test_memory_limit_environment_variable(monkeypatch):
     X_lab, y_lab, X_pool = _problem()
-    monkeypatch.setenv(memory.LIMIT_ENV, "1000")
+    monkeypatch.setenv(host_memory.LIMIT_ENV, "1000")
     with pytest.raises(MemoryError, match="1 kB available"):
         BaitSampler(LogisticRegression(), device="cpu").fit(X_lab, y_lab)
-    monkeypatch.setenv(memory.LIMIT_ENV, "inf")
+    monkeypatch.setenv(host_memory.LIMIT_ENV, "inf")
     BaitSampler(LogisticRegression(), device="cpu").fit(X_lab, y_lab).select(X_pool, 2)
-    monkeypatch.setenv(memory.LIMIT_ENV, "lots")
-    with pytest.raises(ValueError, match=memory.LIMIT_ENV):
+    monkeypatch.setenv(host_memory.LIMIT_ENV, "lots")
+    with pytest.raises(ValueError, match=host_memory.LIMIT_ENV):
         BaitSampler(LogisticRegression(), device="cpu").fit(X_lab, y_lab)
 
 
@@ -298,17 +299,17 @@ def test_estimate_counts_the_dk_squared_matrices():
     assert trace_state_bytes(0, 3001, 20) >= 7 * one
     assert trace_state_bytes(10**6, 3001, 20) - trace_state_bytes(0, 3001, 20) >= (
         10**6 * (3001 + 2 * 20**2) * 8)
-    assert memory.format_bytes(28.8e9) == "28.8 GB"
+    assert host_memory.format_bytes(28.8e9) == "28.8 GB"
 
 
 def test_cached_chunks_fit_in_cache_but_keep_some_rows():
     plain = _numerics.chunk_rows(10**6, 64 * 55, device="cpu")
     cached = _numerics.chunk_rows(10**6, 64 * 55, device="cpu", cached=True)
-    assert cached * 64 * 55 * 8 <= _numerics._CACHE_BYTES["cpu"] < plain * 64 * 55 * 8
+    assert cached * 64 * 55 * 8 <= _constants.CACHE_BYTES["cpu"] < plain * 64 * 55 * 8
     # a very wide row (k = 100) keeps a few dozen rows, not the one the cache would allow
     wide = 64 * 5050
     assert _numerics.chunk_rows(10**6, wide, device="cpu", cached=True) == min(
-        _numerics._CACHE_MIN_ROWS, _numerics.chunk_rows(10**6, wide, device="cpu"))
+        _constants.CACHE_MIN_ROWS, _numerics.chunk_rows(10**6, wide, device="cpu"))
     # never above the usual budget, nor above the rows there are
     assert _numerics.chunk_rows(10, 64 * 55, device="cpu", cached=True) == 10
     assert _numerics.chunk_rows(10**6, 64 * 55, device="cuda", cached=True) == \
@@ -320,7 +321,7 @@ def test_k100_intermediates_stay_bounded(monkeypatch):
     # here with the bias column, 1 TB at the design note's n = 50k, k = 100, d = 512); with
     # a 2 MB chunk budget every allocation must stay within the state itself
     # ([P_x | Q_x]: n × 2k², 6.4 MB).
-    monkeypatch.setitem(_numerics._CHUNK_BYTES, "cpu", 2 * 2**20)
+    monkeypatch.setitem(_constants.CHUNK_BYTES, "cpu", 2 * 2**20)
     rng = np.random.default_rng(0)
     k, d, n_pool = 100, 3, 40
     X = rng.normal(size=(2 * k + n_pool, d))
@@ -363,7 +364,7 @@ def test_tfidf_pipeline_runs():
 
 def test_wide_sparse_input_is_refused_not_densified(monkeypatch):
     # TF-IDF-like: 40 000 columns, 3 classes: D² alone is 115 GB; refused before toarray
-    monkeypatch.setattr(memory, "available_bytes", lambda device="cpu": 24 * 10**9)
+    monkeypatch.setattr(host_memory, "available_bytes", lambda device="cpu": 24 * 10**9)
     monkeypatch.setattr(sparse.csr_matrix, "toarray", _fail_if_called)
     X = sparse.random(60, 40_000, density=1e-3, format="csr", random_state=0)
     y = np.arange(60) % 3
@@ -373,7 +374,7 @@ def test_wide_sparse_input_is_refused_not_densified(monkeypatch):
 
 def test_coreset_does_not_densify_silently(monkeypatch):
     X = sparse.eye(2000, 50_000, format="csr")
-    monkeypatch.setattr(memory, "available_bytes", lambda device="cpu": 10**8)
+    monkeypatch.setattr(host_memory, "available_bytes", lambda device="cpu": 10**8)
     with pytest.raises(MemoryError, match=r"Densifying .*\(2000 × 50000\).*800 MB"):
         CoresetSampler(device="cpu").fit(X)
 
@@ -382,7 +383,7 @@ def test_densifying_a_sparse_representation_is_guarded(monkeypatch):
     # the guard in last_layer protects every sampler, checked or not
     X = sparse.random(1000, 500, density=1e-2, format="csr", random_state=0)
     model = LogisticRegression(max_iter=5).fit(X, np.arange(1000) % 2)
-    monkeypatch.setattr(memory, "available_bytes", lambda device="cpu": 10**6)
+    monkeypatch.setattr(host_memory, "available_bytes", lambda device="cpu": 10**6)
     with pytest.raises(MemoryError, match=r"Densifying the sparse representation \(1000 × 500\)"):
         last_layer(model, X)
 
@@ -398,12 +399,12 @@ def _torch_globals():
 # sampler, and a kernel function it calls at every step (patched to fail on the 4th call)
 INTERRUPTIBLE = {
     "bait": (lambda: BaitSampler(LogisticRegression(), device="cpu"),
-             (bait_kernel.TraceState, "update")),
+             (woodbury.DesignState, "add")),
     "determinantal": (lambda: DeterminantalSampler(LogisticRegression(), device="cpu"),
-                      (bait_kernel.TraceState, "update")),
+                      (woodbury.DesignState, "add")),
     "badge": (lambda: BadgeSampler(LogisticRegression(), random_state=0, device="cpu"),
               (kmeanspp, "_draw")),
-    "coreset": (lambda: CoresetSampler(device="cpu"), (kcenter, "checked_argmax")),
+    "coreset": (lambda: CoresetSampler(device="cpu"), (kcenter.KCenterState, "add")),
 }
 
 
@@ -457,7 +458,7 @@ def test_interrupted_fit_leaves_no_half_fitted_sampler(monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("skbait.base.fisher_sum", interrupted)
+    monkeypatch.setattr("skbait._fisher.fisher_sum", interrupted)
     with pytest.raises(KeyboardInterrupt):
         sampler.fit(X_lab, y_lab)  # a refit: the previous fit's state must not survive
     with pytest.raises(NotFittedError):

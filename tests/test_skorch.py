@@ -121,7 +121,9 @@ def _check_against_reference(sampler, X_pool, n, H_lab, P_lab, H_pool, P_pool, k
 def test_classifier_hook_matches_brute_force(kind, n):
     net, X_lab, y_lab, X_pool = _fitted(kind)
     sampler = BaitSampler(net, prefit=True).fit(X_lab, y_lab)
-    assert sampler.estimator_ is net
+    assert sampler.estimator_ is not net  # a copy, with the same weights
+    for ours, theirs in zip(sampler.estimator_.module_.parameters(), net.module_.parameters()):
+        assert torch.equal(ours, theirs)
     n_classes = net.predict_proba(X_lab).shape[1]
     # a net with two logits has two weight vectors: softmax over k = 2, not one vector
     assert sampler.labeled_fisher_.shape == ((N_HIDDEN + 1) * n_classes,) * 2

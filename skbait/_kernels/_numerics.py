@@ -1,17 +1,12 @@
-"""Numerical context shared by the kernels: exact float matmuls and chunk sizing."""
+"""Numerical context shared by the kernels: exact float matmuls, chunk sizing, checked
+argmax, and the grouping of identical candidates."""
 
 from contextlib import contextmanager
 
 import torch
 
-# Bytes one chunk's largest intermediate may take. A chunk is sized from the number of
-# elements a row needs (which grows with d·k², not only with n), so k = 100 stays bounded.
-_CHUNK_BYTES = {"cpu": 64 * 2**20, "cuda": 1024 * 2**20}
-# The one-pass contractions over the pool (Σ I(x), the first P_x and Q_x) write a wide
-# intermediate and read it back at once: on a CPU they run about a third faster when it
-# stays in cache (benchmarks/README.md), as long as a chunk keeps a few dozen rows.
-_CACHE_BYTES = {"cpu": 8 * 2**20}
-_CACHE_MIN_ROWS = 32
+from ..exceptions import DegenerateProblemError
+from ._constants import CACHE_BYTES, CACHE_MIN_ROWS, CHUNK_BYTES
 
 
 @contextmanager
@@ -61,11 +56,11 @@ def chunk_rows(n_rows, elements_per_row, *, device, dtype=torch.float64, chunk_s
     if chunk_size is not None:
         return max(1, min(int(chunk_size), max(n_rows, 1)))
     kind = torch.device(device).type
-    budget = _CHUNK_BYTES.get(kind, _CHUNK_BYTES["cpu"])
+    budget = CHUNK_BYTES.get(kind, CHUNK_BYTES["cpu"])
     row_bytes = max(1, elements_per_row * torch.empty((), dtype=dtype).element_size())
     rows = budget // row_bytes
-    if cached and kind in _CACHE_BYTES:
-        rows = min(rows, max(_CACHE_BYTES[kind] // row_bytes, _CACHE_MIN_ROWS))
+    if cached and kind in CACHE_BYTES:
+        rows = min(rows, max(CACHE_BYTES[kind] // row_bytes, CACHE_MIN_ROWS))
     return max(1, min(int(rows), max(n_rows, 1)))
 
 
@@ -83,17 +78,13 @@ def check_finite(scores, valid, what):
     bad = valid & ~torch.isfinite(scores)
     if bool(bad.any()):
         first = int(torch.nonzero(bad)[0, 0])
-        raise FloatingPointError(
-            f"{what} of candidate {first} is {float(scores[first])}; the problem is "
-            "numerically degenerate (saturated probabilities with a tiny alpha, or "
-            "features of huge scale). Increase alpha or rescale the features."
-        )
+        raise DegenerateProblemError(f"{what} of candidate {first} is {float(scores[first])}.")
 
 
 def checked_argmax(scores, valid, what):
     """Index and value of the largest valid score, with one device synchronisation.
 
-    Ties go to the lowest index. Raises FloatingPointError (through
+    Ties go to the lowest index. Raises DegenerateProblemError (through
     :func:`check_finite`) when a valid score is NaN or infinite.
 
     Parameters
@@ -115,3 +106,36 @@ def checked_argmax(scores, valid, what):
     if any_bad:
         check_finite(scores, valid, what)
     return int(index), value
+
+
+def duplicate_groups(rows):
+    """Group identical rows: ``(first, inverse)``, or None when all rows differ.
+
+    Identical candidates must get identical scores, on every machine. A GEMM does not
+    promise that: how a row is rounded can depend on where it sits in the matrix (MKL's
+    code path differs between CPUs), and a tie would then be decided by rounding noise.
+    The kernels score each distinct row once instead and give its score to its copies.
+
+    Parameters
+    ----------
+    rows : torch.Tensor of shape (n, m)
+        One row per candidate: everything its score depends on.
+
+    Returns
+    -------
+    first : torch.Tensor of int64, shape (n_distinct,)
+        The first row of each group, ascending: the distinct rows in pool order.
+    inverse : torch.Tensor of int64, shape (n,)
+        The group of each row, an index into ``first``.
+    """
+    n = rows.shape[0]
+    distinct, inverse = torch.unique(rows, dim=0, return_inverse=True)
+    if distinct.shape[0] == n:
+        return None
+    positions = torch.arange(n, device=rows.device)
+    first = torch.full((distinct.shape[0],), n, dtype=torch.long, device=rows.device)
+    first.scatter_reduce_(0, inverse, positions, "amin")
+    order = torch.argsort(first)  # groups in the order of their first row
+    rank = torch.empty_like(order)
+    rank[order] = torch.arange(order.shape[0], device=rows.device)
+    return first[order], rank[inverse]

@@ -3,10 +3,57 @@
 import numpy as np
 import torch
 
-from ._numerics import checked_argmax, chunk_rows
+from ._constants import LABELED_BLOCK
+from ._numerics import chunk_rows, duplicate_groups
+from .greedy import GreedyState, greedy
 
-# Labeled rows compared with a chunk of the pool at once.
-_LABELED_BLOCK = 1024
+
+class KCenterState(GreedyState):
+    """Squared distance of every candidate to its nearest centre, under added centres.
+
+    Distances to the labeled set come from one GEMM per ``chunk × 1024`` block, those to
+    each new centre from explicit differences, so the extra memory is ``O(n)`` plus one
+    bounded block. Identical candidates share one distance
+    (:func:`~skbait._kernels._numerics.duplicate_groups`): a GEMM's rounding can differ
+    between rows, and ties must not be decided by it.
+
+    Parameters
+    ----------
+    pool : torch.Tensor of shape (n, d)
+    labeled : torch.Tensor of shape (n_labeled, d)
+        At least one row: the first centres.
+    chunk_size : int, default=None
+        Pool rows processed at once; by default sized from ``d`` and the device.
+    """
+
+    score_name = "Distance to the nearest centre"
+
+    def __init__(self, pool, labeled, *, chunk_size=None):
+        if labeled.shape[0] == 0:
+            raise ValueError("Greedy k-center needs at least one labeled point.")
+        self.pool = pool
+        self.n_candidates = pool.shape[0]
+        self.device = pool.device
+        groups = duplicate_groups(pool) if pool.shape[0] > 1 else None
+        self.inverse = None if groups is None else groups[1]
+        self.rows = pool if groups is None else pool[groups[0]]
+        self.block = min(labeled.shape[0], LABELED_BLOCK)
+        self.step = chunk_rows(self.rows.shape[0], self.block + pool.shape[1],
+                               device=pool.device, dtype=pool.dtype, chunk_size=chunk_size)
+        self.nearest = _nearest_labeled(self.rows, labeled, self.block, self.step)
+
+    def gains(self):
+        return self.nearest if self.inverse is None else self.nearest[self.inverse]
+
+    def add(self, index, *, last=False):
+        if last:
+            return None
+        centre = self.pool[index]
+        for start in range(0, self.rows.shape[0], self.step):
+            rows = slice(start, start + self.step)
+            sq = (self.rows[rows] - centre).square_().sum(dim=1)
+            torch.minimum(self.nearest[rows], sq, out=self.nearest[rows])
+        return self.gains()
 
 
 def kcenter_greedy(pool, labeled, n_select, *, chunk_size=None):
@@ -14,10 +61,7 @@ def kcenter_greedy(pool, labeled, n_select, *, chunk_size=None):
 
     Each step takes the pool point farthest (Euclidean) from its nearest centre, the
     centres being the labeled points and the points chosen so far; ties go to the lowest
-    index. The state is the squared distance of every candidate to its nearest centre:
-    distances to the labeled set come from one GEMM per ``chunk × 1024`` block, those to
-    each new centre from explicit differences, so the extra memory is ``O(n)`` plus one
-    bounded block.
+    index (see :class:`KCenterState`).
 
     Parameters
     ----------
@@ -37,27 +81,8 @@ def kcenter_greedy(pool, labeled, n_select, *, chunk_size=None):
     sq_distances : ndarray of shape (n_select,)
         Squared distance of each chosen row to its nearest centre when it was chosen.
     """
-    n, d = pool.shape
-    if labeled.shape[0] == 0:
-        raise ValueError("Greedy k-center needs at least one labeled point.")
-    block = min(labeled.shape[0], _LABELED_BLOCK)
-    step = chunk_rows(n, block + d, device=pool.device, dtype=pool.dtype,
-                      chunk_size=chunk_size)
-    nearest = _nearest_labeled(pool, labeled, block, step)
-    chosen = torch.zeros(n, dtype=torch.bool, device=pool.device)
-    indices, sq_distances = [], []
-    for i in range(n_select):
-        j, sq_distance = checked_argmax(nearest, ~chosen, "Distance to the nearest centre")
-        indices.append(j)
-        sq_distances.append(sq_distance)
-        chosen[j] = True
-        if i + 1 < n_select:
-            centre = pool[j]
-            for start in range(0, n, step):
-                rows = slice(start, start + step)
-                sq = (pool[rows] - centre).square_().sum(dim=1)
-                torch.minimum(nearest[rows], sq, out=nearest[rows])
-    return np.asarray(indices, dtype=np.intp), np.asarray(sq_distances, dtype=float)
+    result = greedy(KCenterState(pool, labeled, chunk_size=chunk_size), n_select)
+    return result.indices, np.asarray(result.scores, dtype=float)
 
 
 def _nearest_labeled(pool, labeled, block, step):

@@ -1,5 +1,7 @@
 """Parameter descriptions shared by several samplers, written once."""
 
+from .._kernels._constants import CUDA_REFRESH_EVERY
+
 _SHARED = {
     "estimator": """estimator : estimator object
         The model whose last layer defines the Fisher information: a
@@ -39,8 +41,10 @@ _SHARED = {
         Seed of the sampler's randomness, resolved with
         :func:`~sklearn.utils.check_random_state` at each ``select``.""",
     "model_attributes": """estimator_ : estimator object
-        The fitted model (a fitted clone of ``estimator``, or ``estimator`` itself when
-        ``prefit=True``).
+        The fitted model: a fitted clone of ``estimator``, or with ``prefit=True`` a copy
+        of it (as :class:`~sklearn.feature_selection.SelectFromModel` keeps), so that
+        nothing the sampler does changes the object passed in. To share a large fitted
+        model instead of copying it, pass ``FrozenEstimator(model)`` with ``prefit=False``.
     n_features_in_ : int
         Number of features seen during ``fit``.
     n_labeled_ : int
@@ -51,6 +55,7 @@ _SHARED = {
         Pool rows processed at once; by default sized from the width of the per-row
         intermediates so that memory stays bounded whatever the pool size.""",
 }
+_SHARED["refresh"] = str(CUDA_REFRESH_EVERY)
 _SHARED["fitted_attributes"] = _SHARED["model_attributes"] + """
     scores_ : ndarray of shape (n,)
         Set by ``select``: the score each returned index had when it was chosen, aligned

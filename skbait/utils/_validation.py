@@ -46,3 +46,8 @@ def check_finite_input(X):
             raise ValueError("Input X contains NaN or infinity.")
     elif isinstance(X, np.ndarray) and X.dtype.kind in "fc":
         assert_all_finite(X, input_name="X")
+
+
+def num_rows(X):
+    """Number of rows of an array, a sparse matrix, a DataFrame, a list or a tensor."""
+    return X.shape[0] if hasattr(X, "shape") else len(X)

@@ -155,13 +155,16 @@ def check_sampler_estimator_untouched(name, sampler):
 
 
 def check_sampler_prefit(name, sampler):
-    """``prefit=True`` uses a fitted model as is, and refuses an unfitted one clearly."""
+    """``prefit=True`` uses a copy of a fitted model as is, and refuses an unfitted one."""
     X_lab, y_lab, X_pool = _data(_task(sampler))
     X_other, y_other, _ = _data(_task(sampler), seed=1)  # so that a refit would show
     model = clone(_estimator(sampler)).fit(X_other, y_other)
     before = joblib.hash(model)
     fitted = _seeded(sampler).set_params(estimator=model, prefit=True).fit(X_lab, y_lab)
-    assert fitted.estimator_ is model, f"{name} with prefit=True did not use the given model."
+    assert fitted.estimator_ is not model, (
+        f"{name} with prefit=True shares the given model instead of keeping a copy.")
+    assert joblib.hash(fitted.estimator_) == before, (
+        f"{name} with prefit=True did not use the given model as it is.")
     _assert_valid_indices(name, fitted.select(X_pool, _N), _N, _N_POOL)
     assert joblib.hash(model) == before, f"{name} with prefit=True refitted the model."
     with _ASSERT.assertRaisesRegex(NotFittedError, "prefit=True"):

@@ -1,0 +1,42 @@
+"""The kernels' numerical tunables, each named and justified in one place."""
+
+# --- chunking ----------------------------------------------------------------------------
+#: Bytes one chunk's largest intermediate may take. A chunk is sized from the number of
+#: elements a row needs (which grows with d·k², not only with n), so k = 100 stays bounded.
+CHUNK_BYTES = {"cpu": 64 * 2**20, "cuda": 1024 * 2**20}
+#: The one-pass contractions over the pool (Σ I(x), the first P_x and Q_x) write a wide
+#: intermediate and read it back at once: on a CPU they run about a third faster when it
+#: stays in cache (benchmarks/README.md), as long as a chunk keeps a few dozen rows.
+CACHE_BYTES = {"cpu": 8 * 2**20}
+CACHE_MIN_ROWS = 32
+#: A transposing copy into the elimination's batch-innermost layout is several times
+#: faster in pieces of this many rows (1.0 ms instead of 3.3 ms at n = 10k, k = 10).
+TRANSPOSE_ROWS = 512
+#: Labeled rows compared with a chunk of the pool at once by greedy k-center.
+LABELED_BLOCK = 1024
+
+# --- the batched k × k solves ------------------------------------------------------------
+#: Largest k for which the elimination across candidates beats LAPACK's batched solvers
+#: on a CPU (benchmarks/micro_gpu_solvers.py cpu: ahead up to k = 24, behind from 32).
+ELIMINATION_MAX_K = 24
+#: On CUDA, batched Cholesky inverses beat LU inverses above this k (same benchmark).
+CUDA_CHOLESKY_MIN_K = 16
+
+# --- the Woodbury state ------------------------------------------------------------------
+#: Recompute M⁻¹, P_x, Q_x once the best forward gain has fallen below this fraction of
+#: the best gain when they were last computed: past that the incremental values have lost
+#: too many digits to cancellation.
+RECOMPUTE_DROP = 1e-6
+#: A removal whose score and actual change of tr(M⁻¹F) differ by more than this fraction
+#: reveals a state that has lost its accuracy.
+REMOVAL_CONSISTENCY = 1e-2
+#: M⁻¹ is re-symmetrised after this many rank-k updates (rounding breaks its symmetry).
+SYMMETRIZE_EVERY = 16
+#: On CUDA, M⁻¹ is recomputed exactly from M after this many updates, bounding the drift
+#: of chained Woodbury updates.
+CUDA_REFRESH_EVERY = 50
+
+# --- BADGE -------------------------------------------------------------------------------
+#: Squared distances below this many ulps of the two squared norms are rounding noise of
+#: the factored formula: they count as 0, so a duplicate of a centre is never drawn.
+ROUNDING_ULPS = 64

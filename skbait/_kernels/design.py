@@ -1,0 +1,40 @@
+"""The design arithmetic of the authors' reference code (design note, section 2).
+
+With ``n_L`` labeled points and a batch of ``n``: ``M₀ = αI + Σ_L I(x) / (n_L + n)``,
+each pick adds ``n/(n_L + n) · I(x)`` to ``M``, and the pool Fisher
+``F = (Σ_L I(x) + Σ_U I(x)) / (n_L + n_U)`` averages over labeled and pool points.
+"""
+
+import torch
+
+from .fisher import fisher_sum
+
+
+def reference_start(labeled_sum, n_labeled, n_select, alpha):
+    """``(M₀, weight)``: the starting matrix and the weight a pick adds to ``M``.
+
+    Parameters
+    ----------
+    labeled_sum : torch.Tensor of shape (D, D)
+        ``Σ_L V_x V_xᵀ`` over the labeled set.
+    n_labeled, n_select : int
+        ``n_L`` and the batch size ``n``.
+    alpha : float
+        The regulariser λ.
+
+    Returns
+    -------
+    m0 : torch.Tensor of shape (D, D)
+    weight : float
+        ``n / (n_L + n)``; the candidates' factors are scaled by its square root.
+    """
+    weight = n_select / (n_labeled + n_select)
+    eye = torch.eye(labeled_sum.shape[0], dtype=labeled_sum.dtype, device=labeled_sum.device)
+    return alpha * eye + labeled_sum * (weight / n_select), weight
+
+
+def pool_fisher(labeled_sum, pool, n_labeled, *, chunk_size=None):
+    """``F``: the mean pointwise Fisher over the labeled set and the pool ``Factors``."""
+    return (labeled_sum + fisher_sum(pool, chunk_size=chunk_size)) / (
+        n_labeled + pool.h.shape[0]
+    )

@@ -1,0 +1,430 @@
+"""Design states under rank-``k`` Woodbury updates: ``M⁻¹`` and, per candidate, ``P_x``.
+
+A design adds (or removes) a point's factor ``Ṽ_x`` (``D × k``) to ``M``. For every
+candidate the state keeps ``P_x = Ṽ_xᵀ M⁻¹ Ṽ_x``; BAIT's :class:`TraceState` also keeps
+``Q_x = Ṽ_xᵀ M⁻¹ F M⁻¹ Ṽ_x``. A pick with factor ``U`` is a rank-``k`` update of ``M⁻¹``
+and of every ``P_x, Q_x`` (design note, section 3), costing ``O(n d k² + n k³ + D² k)``
+per step; the ``n × D × k`` tensor of factors is never built.
+
+The state has two parts, and only two: a global part, small and the same for every
+candidate (``M⁻¹``, ``M₀``, ``F``, and the points added so far: the *members*), and a
+per-candidate part, :class:`CandidateRows` (``P_x`` or ``[P_x | Q_x]`` for each pool
+row), which a fused kernel runs over and a shard of the pool would own. An update is
+computed from the global part (the directions ``R'``, ``E``) and applied to every row.
+
+Removals are not scored from ``I − P_x``: when ``x`` dominates a direction of ``M``
+(large features, small ``alpha``), ``I − P_x = (I + P̂_x)⁻¹`` is tiny and ``P_x`` only
+holds it to an absolute error of ``eps·‖P̂_x‖``, so the score loses all its digits (it
+even turns negative). The global part keeps instead, for each member, ``P̂_x`` and
+``Q̂_x`` relative to ``M₋ₓ = M − Ṽ_x Ṽ_xᵀ`` (their values when ``x`` was picked, then
+updated), and the removal cost is ``tr((I + P̂_x)⁻¹ Q̂_x)``, the forward gain of putting
+``x`` back.
+"""
+
+import numpy as np
+import torch
+
+from ..exceptions import DegenerateProblemError
+from ._constants import RECOMPUTE_DROP, REMOVAL_CONSISTENCY, SYMMETRIZE_EVERY
+from ._linalg import (
+    SmallSolver,
+    checked_cholesky,
+    cholesky_of_inverse,
+    spd_inverse,
+    symmetric,
+)
+from ._numerics import chunk_rows, duplicate_groups
+from .fisher import Factors, apply_c_, apply_ct_, quad_forms
+from .greedy import GreedyState
+
+
+class CandidateRows:
+    """The per-candidate part of a design state: ``k × (m·k)`` blocks, one per pool row.
+
+    Row ``x`` holds ``[Ṽ_xᵀ A_1 Ṽ_x | … | Ṽ_xᵀ A_m Ṽ_x]`` for the global matrices
+    ``A_i`` (``M⁻¹``, and ``M⁻¹FM⁻¹`` for BAIT). Rows are independent of each other.
+    Identical candidates share one row (:func:`~skbait._kernels._numerics.duplicate_groups`),
+    so they get identical scores whatever the machine's rounding.
+
+    Parameters
+    ----------
+    factors : Factors
+        The pool's (scaled) factors.
+    chunk_size : int or None
+        Rows per chunk; by default sized from ``d·k²`` and the device.
+    """
+
+    def __init__(self, factors, *, chunk_size=None):
+        h, s, u = factors
+        self.n = h.shape[0]
+        groups = duplicate_groups(torch.cat([h, s, u], dim=1)) if self.n > 1 else None
+        self.first, self.inverse = groups if groups is not None else (None, None)
+        self.factors = factors if groups is None else factors.rows(groups[0])
+        self.chunk_size = chunk_size
+        d, k = h.shape[1], s.shape[1]
+        self.k = k
+        self.step = chunk_rows(self.factors.h.shape[0], 6 * k * k + d, device=h.device,
+                               dtype=h.dtype, chunk_size=chunk_size)
+        self.blocks = None
+        self._buffer = None
+
+    def recompute(self, matrices):
+        """Every row's blocks from scratch, for the symmetric ``D × D`` ``matrices``."""
+        self.blocks = quad_forms(self.factors, matrices, chunk_size=self.chunk_size)
+
+    def row(self, index):
+        """The blocks of pool row ``index``."""
+        return self.blocks[index if self.inverse is None else self.inverse[index]]
+
+    def expand(self, values):
+        """Per-distinct-row ``values`` as one value per pool row."""
+        return values if self.inverse is None else values[self.inverse]
+
+    def scores(self, score):
+        """``score(blocks)`` of every row (a chunk at a time), one value per pool row."""
+        out = self._empty()
+        for rows in self._chunks():
+            out[rows] = score(self.blocks[rows])
+        return self.expand(out)
+
+    def update(self, both, sign, score):
+        """Rank-``k`` update of every row, then ``score`` of each while it is in cache.
+
+        ``both`` is ``R'`` (``D × k``) or ``[R' | E]`` (``D × 2k``). One GEMM gives each
+        candidate ``G_x = [aᵀ | 2eᵀ]`` with ``a = Ṽ_xᵀR'`` and ``e = Ṽ_xᵀE``, and one
+        batched product lowers ``[P_x | Q_x]`` by ``sign·a G_x``: ``P_x`` by ``sign·a aᵀ``
+        and ``Q_x`` by ``2 sign·a eᵀ``, whose symmetric part is the exact change
+        ``sign(a eᵀ + e aᵀ)``. ``Q_x`` is left unsymmetrised: only the gains read it, and
+        they see only its symmetric part. With ``score=None`` nothing is returned.
+        """
+        h, s, u = self.factors
+        d, k = h.shape[1], self.k
+        halves = both.shape[1] // k
+        if halves == 2:
+            both = torch.cat([both[:, :k], 2 * both[:, k:]], dim=1)
+        # columns ordered (column of R', half, output) so that row c of G_x comes out whole
+        right = both.reshape(d, k, halves, k).permute(0, 3, 2, 1).reshape(d, -1)
+        out = None if score is None else self._empty()
+        for rows in self._chunks():
+            hb = h[rows]
+            g = self._workspace(hb.shape[0] * k * halves * k).view(-1, k, halves * k)
+            torch.matmul(hb, right, out=g.view(hb.shape[0], -1))
+            apply_c_(s[rows], u[rows], g.view(-1, halves * k, k))
+            block = self.blocks[rows]
+            block.baddbmm_(g[:, :, :k].transpose(1, 2), g, alpha=-sign)
+            if out is not None:
+                out[rows] = score(block)
+        return None if out is None else self.expand(out)
+
+    def _chunks(self):
+        for start in range(0, self.blocks.shape[0], self.step):
+            yield slice(start, start + self.step)
+
+    def _workspace(self, size):
+        # reused: fresh multi-megabyte tensors every step cost page faults
+        if self._buffer is None or self._buffer.numel() < size:
+            self._buffer = self.blocks.new_empty(size)
+        return self._buffer[:size]
+
+    def _empty(self):
+        return self.blocks.new_empty(self.blocks.shape[0])
+
+
+class DesignState(GreedyState):
+    """``M⁻¹`` and every candidate's ``P_x`` under additions and removals; gains are
+    ``log det(I + P_x)``, the increase of ``log det M`` (paper, Algorithms 2 and 3).
+
+    Parameters
+    ----------
+    pool : Factors
+        Candidate factors ``Ṽ_x`` (already scaled by the weight a pick adds to ``M``).
+    m0 : torch.Tensor of shape (D, D)
+        Starting matrix ``M₀`` (symmetric positive definite).
+    chunk_size : int, default=None
+        Rows per chunk of the per-candidate updates.
+    refresh_every : int, default=None
+        Recompute ``M⁻¹`` exactly from ``M`` after this many updates (bounds the drift of
+        chained Woodbury updates on a GPU). None never refreshes.
+    removals : bool, default=False
+        Keep the member state that :meth:`remove` needs (see the module docstring).
+    """
+
+    score_name = "Log-det gain"
+    n_matrices = 1
+
+    def __init__(self, pool, m0, *, chunk_size=None, refresh_every=None, removals=False):
+        self.pool = pool
+        self.m0 = m0
+        self.refresh_every = refresh_every
+        self.removals = removals
+        self.m = m0.clone() if refresh_every else None
+        self.minv = spd_inverse(m0)
+        self.n_updates = 0
+        self.k = pool.s.shape[1]
+        self.n_candidates = pool.h.shape[0]
+        self.device = m0.device
+        self.eye = torch.eye(self.k, dtype=m0.dtype, device=m0.device)
+        self.solver = SmallSolver(self.k, m0.device, m0.dtype)
+        self.rows = CandidateRows(pool, chunk_size=chunk_size)
+        # the members: rows in M, their factors, and their P̂_x relative to M without them
+        self.members = []
+        self.member_factors = pool.rows(slice(0, 0))
+        self.p_hat = m0.new_empty((0, self.k, self.k))
+        self.recompute()
+
+    # -- the verbs --------------------------------------------------------------------
+    def gains(self):
+        """Score of every candidate: ``log det(I + P_x)`` (or BAIT's trace decrease)."""
+        return self.rows.scores(self._score)
+
+    def add(self, index, *, last=False):
+        """Add candidate ``index`` to ``M``; return the new :meth:`gains` unless ``last``.
+
+        With ``last=True`` only ``M⁻¹`` and the member state follow: the candidates'
+        blocks are not needed any more.
+        """
+        factor = self.pool.dense(index)  # U: D × k
+        r = self.minv @ factor
+        # M⁻¹ ← M⁻¹ − R A⁻¹ Rᵀ with A = I + UᵀR: write A⁻¹ = G Gᵀ and R' = R G
+        r = r @ cholesky_of_inverse(factor.T @ r + self.eye)
+        entry = self._member_entry(index) if self.removals else None
+        gains = self._update(r, +1, score=None if last else self._score)
+        self.members.append(index)
+        self.member_factors = _cat_factors(self.member_factors, self.pool.rows(
+            slice(index, index + 1)))
+        if entry is not None:
+            self._append_member(entry)
+        self._update_minv(r, factor, +1)
+        return gains
+
+    def remove(self, index, *, cost=None):
+        """Remove member ``index`` from ``M`` (the candidates' blocks are not updated)."""
+        factor = self.pool.dense(index)
+        pos = self.members.index(index)
+        # −A⁻¹ = (I − UᵀM⁻¹U)⁻¹ = I + P̂: from the member state, not from a cancellation
+        r = (self.minv @ factor) @ checked_cholesky(self.eye + self.p_hat[pos])
+        keep = [i for i in range(len(self.members)) if i != pos]
+        self.members = [self.members[i] for i in keep]
+        self.member_factors = self.member_factors.rows(torch.tensor(keep, dtype=torch.long,
+                                                                    device=self.device))
+        self._keep_members(keep)
+        self._update(r, -1, score=None)
+        self._update_minv(r, factor, -1)
+
+    # -- the global part --------------------------------------------------------------
+    def recompute(self):
+        """``M⁻¹`` from ``M``, then every candidate's blocks from ``M⁻¹``.
+
+        The incremental updates hold ``M⁻¹, P_x, Q_x`` to an absolute error proportional to
+        their largest past values; once the gains have fallen by many orders of magnitude
+        (huge features with a tiny ``alpha``), recomputing them restores their accuracy.
+        """
+        self.rebuild_minv()
+        self.rows.recompute(self._matrices())
+
+    def rebuild_minv(self):
+        """``M⁻¹`` refactored from ``M = M₀ + Σ Ṽ_x Ṽ_xᵀ`` (members), ending its drift."""
+        if self.members:
+            factors = torch.cat([self.member_factors.dense(i)
+                                 for i in range(len(self.members))], dim=1)
+            self.minv = spd_inverse(torch.addmm(self.m0, factors, factors.T))
+
+    def _matrices(self):
+        return [self.minv]
+
+    def _score(self, blocks):
+        return self.solver.logdet(blocks)
+
+    def _directions(self, r, sign):
+        """What the rows' update is made of, and what the members' update also needs."""
+        return r, None
+
+    def _update(self, r, sign, score):
+        both, extra = self._directions(r, sign)
+        gains = None if score is None else self.rows.update(both, sign, score)
+        if self.removals:
+            self._update_members(both.reshape(self.pool.h.shape[1], -1), sign, extra)
+        return gains
+
+    def _update_minv(self, r, factor, sign):
+        self.minv.addmm_(r, r.T, alpha=-sign)
+        if self.n_updates % SYMMETRIZE_EVERY == SYMMETRIZE_EVERY - 1:
+            self.minv = symmetric(self.minv)
+        self.n_updates += 1
+        if self.m is not None:
+            self.m.addmm_(factor, factor.T, alpha=sign)
+            if self.n_updates % self.refresh_every == 0:
+                self.minv = spd_inverse(self.m)
+
+    # -- the members (what removals are scored from) -------------------------------------
+    def _member_entry(self, index):
+        """The new member's state: its ``P_x`` just before it is added (``P̂_x``)."""
+        return self.rows.row(index)[:, : self.k].clone()
+
+    def _append_member(self, entry):
+        self.p_hat = torch.cat([self.p_hat, entry[None]])
+
+    def _keep_members(self, keep):
+        self.p_hat = self.p_hat[keep]
+
+    def _update_members(self, both, sign, extra):
+        """Rank-``k`` update of every member's ``P̂_x`` (relative to ``M₋ₓ``).
+
+        With ``Γ = I + P̂_x = (I − P_x)⁻¹``, ``M₋ₓ⁻¹ = M⁻¹ + M⁻¹Ṽ_x Γ Ṽ_xᵀM⁻¹``, so the
+        quantities of the update seen from ``M₋ₓ`` follow from those seen from ``M``
+        (``a = Ṽ_xᵀR'``): ``â = Γa``, ``Â = sign·I + aᵀΓa``; then the same Woodbury
+        update as for ``P_x``, with ``Â`` in place of ``sign·I``. Returns what
+        :class:`TraceState` needs to update ``Q̂_x`` too (None without members).
+        """
+        if not self.members:
+            return None
+        k = self.k
+        h, s, u = self.member_factors
+        proj = apply_ct_(s, u, (h @ both).reshape(len(self.members), k, -1))
+        a = proj[:, :, :k]
+        gamma = self.eye + self.p_hat
+        a_hat = gamma @ a
+        big_a = sign * self.eye + a.transpose(1, 2) @ a_hat
+        b_hat = torch.linalg.solve_ex(symmetric(big_a), a_hat.transpose(1, 2))[0]
+        b_hat = b_hat.transpose(1, 2)  # â Â⁻¹
+        self.p_hat = symmetric(self.p_hat - b_hat @ a_hat.transpose(1, 2))
+        return proj, a, gamma, a_hat, b_hat
+
+
+class TraceState(DesignState):
+    """BAIT's state: :class:`DesignState` plus ``F`` and every candidate's ``Q_x``.
+
+    A candidate's gain is ``tr((I + P_x)⁻¹ Q_x)``, the decrease of ``tr(M⁻¹F)`` if it were
+    added; a member's removal cost is ``tr((I + P̂_x)⁻¹ Q̂_x)``. ``P_x`` and ``Q_x`` sit side
+    by side in one ``k × 2k`` block per row so that a single batched product updates both.
+
+    Parameters
+    ----------
+    pool, m0 : see :class:`DesignState`.
+    fisher : torch.Tensor of shape (D, D)
+        ``F``.
+    chunk_size, refresh_every, removals : see :class:`DesignState`.
+    """
+
+    score_name = "BAIT forward gain"
+    removal_name = "BAIT backward loss"
+    n_matrices = 2
+
+    def __init__(self, pool, m0, fisher, *, chunk_size=None, refresh_every=None,
+                 removals=False):
+        self.fisher = fisher
+        self.q_hat = m0.new_empty((0, pool.s.shape[1], pool.s.shape[1]))
+        self._scale = None  # best gain when the blocks were last computed from scratch
+        self._objective = None  # (n_updates, tr(M⁻¹F)) when last computed
+        super().__init__(pool, m0, chunk_size=chunk_size, refresh_every=refresh_every,
+                         removals=removals)
+
+    def stale(self, best):
+        """Whether the best gain fell below ``RECOMPUTE_DROP`` of its value at the last
+        recomputation: the incremental values have then lost too many digits."""
+        if self._scale is None:
+            self._scale = abs(best)
+            return False
+        return best < RECOMPUTE_DROP * self._scale
+
+    def refresh(self):
+        self.recompute()
+        self._scale = None
+        return self.gains()
+
+    def removal_costs(self):
+        """Members (ascending) and the increase of ``tr(M⁻¹F)`` if each were removed.
+
+        Copies of one candidate get one cost (that of the first of them), since
+        their costs are equal and a tie must not be decided by rounding.
+        """
+        order = sorted(range(len(self.members)), key=self.members.__getitem__)
+        rows = torch.tensor([self.members[i] for i in order], device=self.device,
+                            dtype=torch.long)
+        if self.rows.inverse is not None:
+            first = {}
+            order = [first.setdefault(int(self.rows.inverse[self.members[i]]), i)
+                     for i in order]
+        pos = torch.tensor(order, device=self.device, dtype=torch.long)
+        return rows, self.solver.trace(torch.cat([self.p_hat[pos], self.q_hat[pos]], dim=2))
+
+    def remove(self, index, *, cost=None):
+        """Remove member ``index``; with its ``cost``, check the objective moved by it.
+
+        The cost (from the member state) and the change of ``tr(M⁻¹F)`` (from ``M⁻¹``)
+        are two computations of one number; far apart, the state has lost its accuracy
+        and the batch is not to be trusted.
+        """
+        before = self.objective() if cost is not None else None
+        super().remove(index)
+        if cost is None:
+            return
+        change = self.objective() - before
+        if abs(cost - change) > REMOVAL_CONSISTENCY * max(before, before + change, abs(cost)):
+            raise DegenerateProblemError(
+                f"BAIT lost its numerical accuracy: removing candidate {index} changed "
+                f"tr(M⁻¹F) by {change:.6g} but its score predicted {cost:.6g}."
+            )
+
+    def objective(self):
+        """``tr(M⁻¹ F)`` for the current ``M``."""
+        if self._objective is not None and self._objective[0] == self.n_updates:
+            return self._objective[1]
+        value = float(torch.dot(self.minv.reshape(-1), self.fisher.reshape(-1)))  # F = Fᵀ
+        if not np.isfinite(value):
+            raise DegenerateProblemError(f"tr(M⁻¹F) = {value}: M⁻¹ lost precision.")
+        self._objective = (self.n_updates, value)
+        return value
+
+    def rebuild_minv(self):
+        super().rebuild_minv()
+        self._objective = None
+
+    def _matrices(self):
+        return [self.minv, symmetric(self.minv @ self.fisher @ self.minv)]
+
+    def _score(self, blocks):
+        return self.solver.trace(blocks)
+
+    def _directions(self, r, sign):
+        # Q ← Q − sign(a zᵀ + z aᵀ) + a W aᵀ == Q − sign(a eᵀ + e aᵀ), e = z − ½ sign a W,
+        # with a = ṼᵀR', z = ṼᵀM⁻¹FR', W = R'ᵀFR'; both a and e come from one GEMM.
+        fr = self.fisher @ r
+        w_mat = r.T @ fr
+        e_mat = self.minv @ fr - (0.5 * sign) * (r @ w_mat)
+        return torch.cat([r, e_mat], dim=1), w_mat
+
+    def _member_entry(self, index):
+        block = self.rows.row(index)
+        return block[:, : self.k].clone(), symmetric(block[:, self.k :])
+
+    def _append_member(self, entry):
+        super()._append_member(entry[0])
+        self.q_hat = torch.cat([self.q_hat, entry[1][None]])
+
+    def _keep_members(self, keep):
+        super()._keep_members(keep)
+        self.q_hat = self.q_hat[keep]
+
+    def _update_members(self, both, sign, w_mat):
+        """:meth:`DesignState._update_members`, and ``Q̂_x`` with it: with
+        ``z = Ṽ_xᵀM⁻¹FR'`` and ``W = R'ᵀFR'``, ``ẑ = Γz + Q̂a`` and
+        ``Ŵ = W + zᵀâ + âᵀz + aᵀQ̂a``."""
+        parts = super()._update_members(both, sign, w_mat)
+        if parts is None:
+            return None
+        proj, a, gamma, a_hat, b_hat = parts
+        k = self.k
+        z = proj[:, :, k:] + (0.5 * sign) * (a @ w_mat)
+        qa = self.q_hat @ a
+        z_hat = gamma @ z + qa
+        za = z.transpose(1, 2) @ a_hat
+        w_hat = w_mat + za + za.transpose(1, 2) + a.transpose(1, 2) @ qa
+        e_hat = z_hat - 0.5 * b_hat @ w_hat
+        cross = b_hat @ e_hat.transpose(1, 2)
+        self.q_hat = self.q_hat - cross - cross.transpose(1, 2)
+        return parts
+
+
+def _cat_factors(first, second):
+    return Factors(*(torch.cat([a, b]) for a, b in zip(first, second)))
