@@ -30,13 +30,22 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
+    # Serves MathJax 3 from the site itself (_static/mathjax/) instead of a CDN, so that
+    # the maths renders without a network. It sets ``mathjax_path``; keep it after
+    # sphinx.ext.mathjax.
+    "sphinx-mathjax-offline",
     "sphinx.ext.viewcode",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
 ]
 
 templates_path = ["_templates"]
-exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "**.ipynb_checkpoints"]
+# sg_execution_times.rst: left by builds that wrote computation times (see the gallery
+# settings below); those pages load their table scripts from a CDN.
+exclude_patterns = [
+    "_build", "Thumbs.db", ".DS_Store", "**.ipynb_checkpoints",
+    "sg_execution_times.rst", "auto_examples/sg_execution_times.rst",
+]
 root_doc = "index"
 default_role = "literal"
 
@@ -61,6 +70,8 @@ sphinx_gallery_conf = {
     "within_subsection_order": "FileNameSortKey",
     "remove_config_comments": True,
     "show_memory": False,
+    # The timing pages load their table scripts from a CDN: the site must work offline.
+    "write_computation_times": False,
     "plot_gallery": "True",
     "abort_on_example_error": False,
     "only_warn_on_example_error": False,
