@@ -74,3 +74,9 @@ class BadgeSampler(ModelSampler):
         a = residual(self._tensor(layer.proba))
         return kmeanspp_seeding(a, self._tensor(layer.features), n,
                                 check_random_state(self.random_state))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.sampler_tags.random = True
+        tags.sampler_tags.tasks &= {"classification"}
+        return tags

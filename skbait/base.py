@@ -141,7 +141,9 @@ class BaseSampler(BaseEstimator):
         return validate_data(self, X_pool, accept_sparse=("csr", "csc"), reset=False)
 
     def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
+        from .utils._tags import with_sampler_tags  # here, to keep the change in this method
+
+        tags = with_sampler_tags(super().__sklearn_tags__())
         tags.input_tags.sparse = True
         return tags
 
@@ -306,6 +308,11 @@ class ModelSampler(BaseSampler):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = True
         tags.input_tags.sparse = _takes_raw_arrays(self.estimator)
+        tags.sampler_tags.requires_model = True
+        try:
+            tags.sampler_tags.tasks &= {head_task(self.estimator)}
+        except TypeError:
+            pass  # a model skbait does not support: fit says so, and names those it does
         return tags
 
 

@@ -127,4 +127,5 @@ class CoresetSampler(ModelSampler):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = self.estimator is not None
+        tags.sampler_tags.requires_model = self.estimator is not None
         return tags

@@ -106,3 +106,9 @@ class DeterminantalSampler(FisherSampler):
             )
             self.objective_ = float(torch.logdet(m0)) + float(gains.sum())
         return indices, gains
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        if self.factor == "gradient":  # the hallucinated gradient of a regressor is zero
+            tags.sampler_tags.tasks &= {"classification"}
+        return tags

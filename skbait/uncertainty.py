@@ -65,3 +65,8 @@ class UncertaintySampler(ModelSampler):
         if not np.all(np.isfinite(proba)):
             raise ValueError("The predicted probabilities of X contain NaN or infinity.")
         return top_n(uncertainty(self._tensor(proba), self.method), n)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.sampler_tags.tasks &= {"classification"}
+        return tags
