@@ -62,8 +62,6 @@ class BadgeSampler(LastLayerSampler):
         **LastLayerSampler._parameter_constraints,
         "random_state": ["random_state"],
     }
-    _tasks = ("classification",)
-
     def __init__(self, estimator, *, embedding=None, random_state=None, prefit=False,
                  device="auto"):
         super().__init__(estimator, embedding=embedding, prefit=prefit, device=device)
@@ -74,3 +72,9 @@ class BadgeSampler(LastLayerSampler):
         a = residual(self._tensor(layer.proba))
         return kmeanspp_seeding(a, self._tensor(layer.features), n,
                                 check_random_state(self.random_state))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.sampler_tags.random = True
+        tags.sampler_tags.tasks &= {"classification"}
+        return tags

@@ -23,6 +23,7 @@ from .utils._device import resolve_device
 from .utils._docstring import fill_doc
 from .utils._memory import MEMORY_ADVICE, check_memory
 from .utils._param_validation import HasMethods, StrOptions
+from .utils._tags import get_tags, with_sampler_tags
 from .utils._validation import check_finite_input, check_n, num_rows
 
 
@@ -131,7 +132,7 @@ class BaseSampler(BaseEstimator):
         return validate_data(self, X_pool, accept_sparse=("csr", "csc"), reset=False)
 
     def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
+        tags = with_sampler_tags(super().__sklearn_tags__())
         tags.input_tags.sparse = True
         return tags
 
@@ -179,9 +180,6 @@ class ModelSampler(BaseSampler):
         "device": [StrOptions({"auto", "cpu", "cuda"}), torch.device, str],
     }
 
-    #: Tasks a sampler is defined for; others get a clear error at ``fit``.
-    _tasks = ("classification", "regression")
-
     def __init__(self, estimator, *, prefit=False, device="auto"):
         self.estimator = estimator
         self.prefit = prefit
@@ -190,8 +188,8 @@ class ModelSampler(BaseSampler):
     def _validate_fit_data(self, X, y):
         if self.estimator is None:
             return super()._validate_fit_data(X, y)
-        task = head_task(self.estimator)
-        if task not in self._tasks:
+        task = head_task(self.estimator)  # a TypeError naming the supported models
+        if task not in get_tags(self).sampler_tags.tasks:
             raise TypeError(
                 f"{type(self).__name__} is not defined for {task}; for regression use "
                 "BaitSampler, DeterminantalSampler, CoresetSampler or RandomSampler."
@@ -257,8 +255,15 @@ class ModelSampler(BaseSampler):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.target_tags.required = self.estimator is not None
         tags.input_tags.sparse = _takes_raw_arrays(self.estimator)
+        if self.estimator is None:  # the subclass works on X itself
+            return tags
+        tags.target_tags.required = True
+        tags.sampler_tags.requires_model = True
+        try:
+            tags.sampler_tags.tasks &= {head_task(self.estimator)}
+        except TypeError:
+            pass  # a model skbait does not support: fit says so, and names those it does
         return tags
 
 

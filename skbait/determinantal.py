@@ -77,13 +77,13 @@ class DeterminantalSampler(FisherSampler):
         self.factor = factor
 
     def _validate_fit_data(self, X, y):
-        X, y = super()._validate_fit_data(X, y)
+        # before the generic refusal of a task the tags exclude: this one says why
         if self.factor == "gradient" and head_task(self.estimator) == "regression":
             raise ValueError(
                 "factor='gradient' needs a classifier (the hallucinated gradient of a "
                 "regressor is zero); use factor='fisher' for regression."
             )
-        return X, y
+        return super()._validate_fit_data(X, y)
 
     def _memory_need(self, n_rows, d, k):
         _, what = super()._memory_need(n_rows, d, k)
@@ -106,3 +106,9 @@ class DeterminantalSampler(FisherSampler):
             )
             self.objective_ = float(torch.logdet(m0)) + float(gains.sum())
         return indices, gains
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        if self.factor == "gradient":  # the hallucinated gradient of a regressor is zero
+            tags.sampler_tags.tasks &= {"classification"}
+        return tags

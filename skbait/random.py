@@ -48,3 +48,8 @@ class RandomSampler(BaseSampler):
         keys = check_random_state(self.random_state).uniform(size=X_pool.shape[0])
         order = np.argsort(-keys, kind="stable")[:n]
         return order, keys[order]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.sampler_tags.random = True
+        return tags

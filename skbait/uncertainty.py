@@ -52,8 +52,6 @@ class UncertaintySampler(ModelSampler):
         **ModelSampler._parameter_constraints,
         "method": [StrOptions({"least_confident", "margin", "entropy"})],
     }
-    _tasks = ("classification",)
-
     def __init__(self, estimator, *, method="least_confident", prefit=False, device="auto"):
         super().__init__(estimator, prefit=prefit, device=device)
         self.method = method
@@ -63,3 +61,8 @@ class UncertaintySampler(ModelSampler):
         if not np.all(np.isfinite(proba)):
             raise ValueError("The predicted probabilities of X contain NaN or infinity.")
         return top_n(uncertainty(self._tensor(proba), self.method), n)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.sampler_tags.tasks &= {"classification"}
+        return tags

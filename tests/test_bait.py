@@ -1,11 +1,14 @@
-"""BaitSampler against the brute-force reference, and its input checks."""
+"""BaitSampler against the brute-force reference, and what is particular to it.
+
+What every sampler must do (valid and deterministic batches, inputs and estimator left
+untouched, prefit, bad ``n``, NaN, feature count, select before fit) is checked on
+BaitSampler by the conformance suite, in tests/test_common.py.
+"""
 
 import numpy as np
 import pytest
 import torch
-from sklearn.base import clone
 from sklearn.datasets import make_classification, make_regression
-from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -140,25 +143,6 @@ def test_forward_only_is_prefix_of_forward_pass():
     np.testing.assert_array_equal(full.select(X_pool, 6), fwd.select(X_pool, 6))
 
 
-def test_whole_pool_is_a_permutation():
-    X_lab, y_lab, X_pool = _problem("classification", n_pool=12)
-    picks = BaitSampler(LogisticRegression(), device="cpu").fit(X_lab, y_lab).select(X_pool, 12)
-    np.testing.assert_array_equal(np.sort(picks), np.arange(12))
-
-
-def test_deterministic_and_inputs_untouched():
-    X_lab, y_lab, X_pool = _problem("classification")
-    copies = X_lab.copy(), y_lab.copy(), X_pool.copy()
-    estimator = LogisticRegression()
-    sampler = BaitSampler(estimator, device="cpu").fit(X_lab, y_lab)
-    first = sampler.select(X_pool, 5)
-    np.testing.assert_array_equal(first, sampler.select(X_pool, 5))
-    for a, b in zip((X_lab, y_lab, X_pool), copies):
-        np.testing.assert_array_equal(a, b)
-    assert not hasattr(estimator, "coef_")
-    assert sampler.estimator_ is not estimator
-
-
 def test_verbose_reports_the_run(capsys):
     X_lab, y_lab, X_pool = _problem("classification")
     BaitSampler(LogisticRegression(), device="cpu").fit(X_lab, y_lab).select(X_pool, 3)
@@ -168,62 +152,7 @@ def test_verbose_reports_the_run(capsys):
     assert "30 candidates" in out and "6 forward + 3 backward" in out and "cpu" in out
 
 
-def test_prefit_uses_the_given_model():
-    X_lab, y_lab, X_pool = _problem("classification")
-    model = LogisticRegression(C=0.1).fit(X_pool, np.arange(len(X_pool)) % 3)
-    sampler = BaitSampler(model, device="cpu", prefit=True).fit(X_lab, y_lab)
-    # a copy of the fitted model, as SelectFromModel keeps: the user's object is not shared
-    assert sampler.estimator_ is not model
-    np.testing.assert_array_equal(sampler.estimator_.coef_, model.coef_)
-    refit = BaitSampler(clone(model), device="cpu").fit(X_lab, y_lab)
-    assert not np.allclose(refit.estimator_.coef_, model.coef_)
-
-
-# --- bad input ---------------------------------------------------------------------------
-
-@pytest.fixture
-def fitted():
-    X_lab, y_lab, X_pool = _problem("classification")
-    return BaitSampler(LogisticRegression(), device="cpu").fit(X_lab, y_lab), X_pool
-
-
-@pytest.mark.parametrize("n, err, match", [
-    (0, ValueError, "positive"), (-3, ValueError, "positive"),
-    (31, ValueError, "larger than the pool"), (2.0, TypeError, "must be an int"),
-    (True, TypeError, "must be an int"),
-])
-def test_bad_n(fitted, n, err, match):
-    sampler, X_pool = fitted
-    with pytest.raises(err, match=match):
-        sampler.select(X_pool, n)
-
-
-@pytest.mark.parametrize("value", [np.nan, np.inf])
-def test_non_finite_pool(fitted, value):
-    sampler, X_pool = fitted
-    X_bad = X_pool.copy()
-    X_bad[3, 1] = value
-    with pytest.raises(ValueError, match="NaN|infinity"):
-        sampler.select(X_bad, 2)
-
-
-def test_non_finite_labeled():
-    X_lab, y_lab, _ = _problem("classification")
-    X_lab[0, 0] = np.nan
-    with pytest.raises(ValueError, match="NaN"):
-        BaitSampler(LogisticRegression()).fit(X_lab, y_lab)
-
-
-def test_wrong_number_of_features(fitted):
-    sampler, X_pool = fitted
-    with pytest.raises(ValueError, match="features"):
-        sampler.select(X_pool[:, :3], 2)
-
-
-def test_select_before_fit():
-    with pytest.raises(NotFittedError):
-        BaitSampler(LogisticRegression()).select(np.zeros((5, 2)), 1)
-
+# --- bad input the suite does not cover ------------------------------------------------
 
 def test_unsupported_estimator_names_what_is_supported():
     X_lab, y_lab, _ = _problem("classification")
@@ -235,12 +164,6 @@ def test_single_class_labeled_set():
     X_lab, _, _ = _problem("classification")
     with pytest.raises(ValueError, match="only one class"):
         BaitSampler(LogisticRegression()).fit(X_lab, np.zeros(len(X_lab)))
-
-
-def test_prefit_on_unfitted_model():
-    X_lab, y_lab, _ = _problem("classification")
-    with pytest.raises(NotFittedError, match="prefit=True"):
-        BaitSampler(LogisticRegression(), prefit=True).fit(X_lab, y_lab)
 
 
 @pytest.mark.parametrize("params", [dict(alpha=0), dict(oversample=0), dict(fisher="x")])

@@ -1,6 +1,5 @@
 """Every sampler against skbait's conformance suite and scikit-learn's checks."""
 
-import doctest
 import inspect
 import re
 
@@ -12,6 +11,8 @@ from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+from sklearn.utils import get_tags
 
 import skbait
 from skbait import (
@@ -22,6 +23,7 @@ from skbait import (
     RandomSampler,
     UncertaintySampler,
 )
+from skbait.utils._tags import SamplerTags, Tags
 from skbait.utils.estimator_checks import check_sampler_sklearn, parametrize_with_checks
 
 
@@ -44,6 +46,7 @@ SAMPLERS = [
     DeterminantalSampler(LogisticRegression(), device="cpu"),
     DeterminantalSampler(Ridge(), device="cpu"),
     DeterminantalSampler(_pipeline(), device="cpu"),
+    DeterminantalSampler(LogisticRegression(), factor="gradient", device="cpu"),
 ]
 CLASSES = sorted({type(s) for s in SAMPLERS}, key=lambda c: c.__name__)
 
@@ -78,13 +81,40 @@ def test_docstring_matches_signature(cls):
     assert not re.search(r"\{[a-z_]+\}", cls.__doc__)  # every shared text substituted
 
 
-@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
-def test_docstring_example_runs(cls):
-    parser = doctest.DocTestParser()
-    test = parser.get_doctest(cls.__doc__, {}, cls.__name__, None, 0)
-    assert test.examples, f"{cls.__name__} has no Examples section"
-    result = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE).run(test)
-    assert result.failed == 0
+BOTH = {"classification", "regression"}
+# What each sampler's tags must say, as the conformance suite trusts them to choose its
+# checks: (sampler, requires_model (and so y), random, tasks).
+TAGS = [
+    (BaitSampler(LogisticRegression()), True, False, {"classification"}),
+    (BaitSampler(Ridge()), True, False, {"regression"}),
+    (BaitSampler(_pipeline()), True, False, {"classification"}),
+    (BaitSampler(SVC()), True, False, BOTH),  # not supported: fit says so, not the tags
+    (BadgeSampler(LogisticRegression()), True, True, {"classification"}),
+    (BadgeSampler(Ridge()), True, True, set()),
+    (CoresetSampler(), False, False, BOTH),
+    (CoresetSampler(Ridge()), True, False, {"regression"}),
+    (UncertaintySampler(_pipeline()), True, False, {"classification"}),
+    (UncertaintySampler(Ridge()), True, False, set()),
+    (RandomSampler(), False, True, BOTH),
+    (DeterminantalSampler(Ridge()), True, False, {"regression"}),
+    (DeterminantalSampler(Ridge(), factor="gradient"), True, False, set()),
+    (DeterminantalSampler(LogisticRegression(), factor="gradient"), True, False,
+     {"classification"}),
+]
+
+
+@pytest.mark.parametrize("sampler, requires_model, random, tasks", TAGS,
+                         ids=[" ".join(repr(case[0]).split()) for case in TAGS])
+def test_sampler_tags(sampler, requires_model, random, tasks):
+    tags = get_tags(sampler)  # scikit-learn's get_tags returns skbait's Tags
+    assert isinstance(tags, Tags)
+    assert tags.sampler_tags == SamplerTags(
+        requires_model=requires_model, random=random, tasks=frozenset(tasks))
+    assert tags.target_tags.required is requires_model
+
+
+def test_tags_cover_every_public_sampler():
+    assert {type(case[0]) for case in TAGS} == set(CLASSES)
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)

@@ -3,7 +3,12 @@
 Each ``check_*`` function takes ``(name, sampler)``, where ``sampler`` is an unfitted
 instance configured as the user would use it (it is cloned, never changed), and raises
 an ``AssertionError`` saying what is wrong. The data are small numeric arrays: a
-classification or a regression problem, whichever the sampler's estimator handles.
+classification or a regression problem, whichever the sampler's tags say it supports.
+
+Which checks apply is read from the sampler's tags (``__sklearn_tags__``): its
+``sampler_tags`` (``SamplerTags`` in ``skbait/utils/_tags.py``: ``requires_model``,
+``random``, ``tasks``) and scikit-learn's ``non_deterministic``, ``requires_fit`` and
+``input_tags.allow_nan``.
 
 Run them all with :func:`check_sampler`, or one test per check with pytest::
 
@@ -12,21 +17,25 @@ Run them all with :func:`check_sampler`, or one test per check with pytest::
     @parametrize_with_checks([BadgeSampler(LogisticRegression(), random_state=0)])
     def test_sampler(sampler, check):
         check(sampler)
+
+Both take ``expected_failed_checks``, as scikit-learn's do: the checks it names still
+run, and are reported as expected failures when they fail and as errors when they pass.
 """
 
 import functools
 import inspect
 import unittest
+import warnings
 
 import joblib
 import numpy as np
 from sklearn.base import clone
 from sklearn.datasets import make_classification, make_regression
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import NotFittedError, SkipTestWarning
 from sklearn.linear_model import Ridge
 from sklearn.utils.estimator_checks import check_estimator
 
-from .._heads import head_task
+from ._tags import get_tags
 
 _N_LABELED, _N_POOL, _N_FEATURES, _N = 20, 40, 5, 7
 _ASSERT = unittest.TestCase()  # assertRaisesRegex raises AssertionError on failure
@@ -40,15 +49,25 @@ def _estimator(sampler):
     return _params(sampler).get("estimator")
 
 
+def _sampler_tags(sampler):
+    return get_tags(sampler).sampler_tags
+
+
 def _task(sampler):
-    estimator = _estimator(sampler)
-    return "classification" if estimator is None else head_task(estimator)
+    """The task of the checks' data: classification unless the tags say regression only."""
+    tasks = _sampler_tags(sampler).tasks
+    if not tasks:
+        raise ValueError(
+            f"{type(sampler).__name__}'s tags say it supports neither classification nor "
+            f"regression as configured ({_sampler_id(sampler)}): there is nothing to check."
+        )
+    return "classification" if "classification" in tasks else "regression"
 
 
 def _seeded(sampler, seed=0):
-    """An unfitted clone, with ``random_state=seed`` when the sampler has one."""
+    """An unfitted clone, with ``random_state=seed`` when its tags say it is random."""
     sampler = clone(sampler)
-    if "random_state" in _params(sampler):
+    if _sampler_tags(sampler).random:
         sampler.set_params(random_state=seed)
     return sampler
 
@@ -117,7 +136,7 @@ def check_sampler_deterministic(name, sampler):
 
 
 def check_sampler_random_state(name, sampler):
-    """Different seeds give different selections (for samplers with ``random_state``)."""
+    """Different ``random_state`` give different selections (for samplers tagged random)."""
     X_lab, y_lab, X_pool = _data(_task(sampler))
     picks = {tuple(_seeded(sampler, seed).fit(X_lab, y_lab).select(X_pool, _N))
              for seed in range(5)}
@@ -200,15 +219,21 @@ def check_sampler_not_fitted(name, sampler):
         clone(sampler).select(_data(_task(sampler))[2], _N)
 
 
+# (n, error, message) for the batch sizes check_sampler_bad_n passes to select, with a
+# pool of _N_POOL rows: the messages of skbait.utils._validation.check_n.
+_BAD_N = [
+    (0, ValueError, "positive"), (-1, ValueError, "positive"),
+    (_N_POOL + 1, ValueError, "larger than the pool"),
+    (2.5, TypeError, "must be an int"), (2.0, TypeError, "must be an int"),
+    (True, TypeError, "must be an int"),
+]
+
+
 def check_sampler_bad_n(name, sampler):
     """A batch size that is not a positive int at most the pool size is refused clearly."""
     fitted, _ = _fit_select(sampler)
     X_pool = _data(_task(sampler))[2]
-    for n, error, message in [
-        (0, ValueError, "positive"), (-1, ValueError, "positive"),
-        (_N_POOL + 1, ValueError, "larger than the pool"),
-        (2.5, TypeError, "must be an int"), (True, TypeError, "must be an int"),
-    ]:
+    for n, error, message in _BAD_N:
         with _ASSERT.assertRaisesRegex(error, message, msg=f"{name}.select(X_pool, {n!r})"):
             fitted.select(X_pool, n)
 
@@ -233,32 +258,33 @@ def check_sampler_n_features(name, sampler):
     """A pool with another number of features than the labeled set is refused."""
     fitted, _ = _fit_select(sampler)
     X_pool = _data(_task(sampler))[2]
-    with _ASSERT.assertRaisesRegex(ValueError, "features"):
+    with _ASSERT.assertRaisesRegex(ValueError, "features",
+                                   msg=f"{name}.select on a pool of {_N_FEATURES - 1} features"):
         fitted.select(X_pool[:, :-1], _N)
 
 
 def check_sampler_regression(name, sampler):
-    """With a regressor: valid selections, or a clear error.
+    """With a regressor (a continuous ``y`` without a model): what the tags say.
 
-    A sampler whose class is not defined for regression raises a TypeError naming the
-    samplers that are; one that is may still refuse a parameter combination, with an
-    error that says "regression". Estimator-free samplers must accept a continuous ``y``.
+    A sampler with a model is checked with ``estimator=Ridge()``. If its tags then list
+    "regression" among its ``tasks``, it must select validly; if not, ``fit`` must raise
+    a TypeError or ValueError that says "regression".
     """
     X_lab, y_lab, X_pool = _data("regression")
     sampler = _seeded(sampler)
-    if _estimator(sampler) is not None:
+    if _sampler_tags(sampler).requires_model:
         sampler.set_params(estimator=Ridge())
-        if "regression" not in type(sampler)._tasks:
-            with _ASSERT.assertRaisesRegex(TypeError, "regression.*BaitSampler"):
-                sampler.fit(X_lab, y_lab)
-            return
+    if "regression" not in _sampler_tags(sampler).tasks:
+        with _ASSERT.assertRaisesRegex((TypeError, ValueError), "regression",
+                                       msg=f"{name}, whose tags exclude regression, fit"):
+            sampler.fit(X_lab, y_lab)
+        return
     try:
         indices = sampler.fit(X_lab, y_lab).select(X_pool, _N)
     except Exception as exc:
-        if isinstance(exc, (TypeError, ValueError)) and "regression" in str(exc):
-            return
         raise AssertionError(
-            f"{name} accepts regression but failed on it: {type(exc).__name__}: {exc}"
+            f"{name}'s tags say it supports regression, but it failed on it: "
+            f"{type(exc).__name__}: {exc}"
         ) from exc
     _assert_valid_indices(name, indices, _N, _N_POOL)
 
@@ -269,22 +295,26 @@ def check_sampler_sklearn(name, sampler):
 
 
 def _yield_sampler_checks(sampler, *, sklearn_checks=True):
-    params = _params(sampler)
+    """The checks that apply to ``sampler``, chosen from its tags."""
+    tags = get_tags(sampler)
+    sampler_tags = tags.sampler_tags
     yield check_sampler_select
     yield check_sampler_whole_pool
-    yield check_sampler_deterministic
-    if "random_state" in params:
+    if not tags.non_deterministic:
+        yield check_sampler_deterministic
+    if sampler_tags.random:
         yield check_sampler_random_state
     yield check_sampler_inputs_not_mutated
-    if params.get("estimator") is not None:
+    if sampler_tags.requires_model:
         yield check_sampler_estimator_untouched
-        if "prefit" in params:
-            yield check_sampler_prefit
+        yield check_sampler_prefit
     yield check_sampler_dtypes
     yield check_sampler_pandas
-    yield check_sampler_not_fitted
+    if tags.requires_fit:
+        yield check_sampler_not_fitted
     yield check_sampler_bad_n
-    yield check_sampler_non_finite
+    if not tags.input_tags.allow_nan:
+        yield check_sampler_non_finite
     yield check_sampler_n_features
     yield check_sampler_regression
     if sklearn_checks:
@@ -295,8 +325,24 @@ def _sampler_id(sampler):
     return " ".join(repr(sampler).split())
 
 
-def check_sampler(sampler, *, sklearn_checks=True):
-    """Run every applicable check on ``sampler``; the first failure raises.
+def _expected_failures(sampler, expected_failed_checks):
+    """``expected_failed_checks`` as a dict, refusing names of no check of the suite."""
+    expected = dict(expected_failed_checks or {})
+    unknown = sorted(set(expected) - set(_ALL_CHECKS))
+    if unknown:
+        raise ValueError(
+            f"expected_failed_checks for {_sampler_id(sampler)} names {unknown}, which are "
+            f"not checks of this suite; they are {sorted(_ALL_CHECKS)}."
+        )
+    return expected
+
+
+def check_sampler(sampler, *, sklearn_checks=True, expected_failed_checks=None):
+    """Run every check that applies to ``sampler``; the first unexpected failure raises.
+
+    The checks are chosen from the sampler's tags. A check that raises
+    :class:`unittest.SkipTest` (one that needs pandas, without it) is skipped with a
+    :class:`~sklearn.exceptions.SkipTestWarning`.
 
     Parameters
     ----------
@@ -304,28 +350,79 @@ def check_sampler(sampler, *, sklearn_checks=True):
         Unfitted, configured as it will be used (it is cloned, never modified).
     sklearn_checks : bool, default=True
         Also run :func:`sklearn.utils.estimator_checks.check_estimator`.
+    expected_failed_checks : dict of str to str, default=None
+        ``{check_name: reason}`` for checks known to fail on ``sampler``, as in
+        scikit-learn's ``check_estimator``. They still run: a failure is recorded as
+        ``"xfail"``, and a pass raises, so that the entry is removed once it is fixed.
+
+    Returns
+    -------
+    results : dict of str to str
+        The status of each check run, by name: ``"passed"``, ``"xfail"`` (failed, as
+        expected) or ``"skipped"``.
 
     Raises
     ------
     AssertionError
-        Saying which check failed and how.
+        Saying which check failed and how, or which expected failure passed.
+    ValueError
+        If ``expected_failed_checks`` names a check that is not in this suite.
+
+    See Also
+    --------
+    parametrize_with_checks : the same checks, one pytest test each.
 
     Examples
     --------
-    >>> from sklearn.linear_model import LogisticRegression
-    >>> from skbait import BaitSampler
+    >>> from skbait import CoresetSampler
     >>> from skbait.utils.estimator_checks import check_sampler
-    >>> check_sampler(BaitSampler(LogisticRegression(), device="cpu"), sklearn_checks=False)
+    >>> results = check_sampler(CoresetSampler(device="cpu"), sklearn_checks=False)
+    >>> results["check_sampler_select"], "check_sampler_prefit" in results  # no model
+    ('passed', False)
+
+    A check known to fail runs, and is reported as an expected failure:
+
+    >>> from skbait import RandomSampler
+    >>> class AlwaysFirst(RandomSampler):
+    ...     def _select(self, X_pool, n):  # ignores random_state
+    ...         return list(range(n)), [0.0] * n
+    >>> results = check_sampler(
+    ...     AlwaysFirst(), sklearn_checks=False,
+    ...     expected_failed_checks={"check_sampler_random_state": "not random yet"})
+    >>> results["check_sampler_random_state"]
+    'xfail'
     """
     name = type(sampler).__name__
+    expected = _expected_failures(sampler, expected_failed_checks)
+    results = {}
     for check in _yield_sampler_checks(sampler, sklearn_checks=sklearn_checks):
-        check(name, sampler)
+        check_name = check.__name__
+        try:
+            check(name, sampler)
+        except unittest.SkipTest as exc:
+            warnings.warn(f"Skipping {check_name} for {name}: {exc}", SkipTestWarning)
+            results[check_name] = "skipped"
+            continue
+        except Exception:
+            if check_name not in expected:
+                raise
+            results[check_name] = "xfail"
+            continue
+        if check_name in expected:
+            raise AssertionError(
+                f"{check_name} passed for {name}, but expected_failed_checks lists it as "
+                f"failing ({expected[check_name]}): remove it from the list."
+            )
+        results[check_name] = "passed"
+    return results
 
 
-def parametrize_with_checks(samplers, *, sklearn_checks=True):
+def parametrize_with_checks(samplers, *, sklearn_checks=True, expected_failed_checks=None,
+                            xfail_strict=True):
     """A ``pytest.mark.parametrize`` decorator over every (sampler, check) pair.
 
     The decorated test receives ``sampler`` and ``check`` and calls ``check(sampler)``.
+    The checks of each sampler are chosen from its tags.
 
     Parameters
     ----------
@@ -333,11 +430,31 @@ def parametrize_with_checks(samplers, *, sklearn_checks=True):
         Unfitted, each configured as it will be used.
     sklearn_checks : bool, default=True
         Include scikit-learn's ``check_estimator`` as one check per sampler.
+    expected_failed_checks : callable, default=None
+        Called with each sampler, returns ``{check_name: reason}`` for the checks known
+        to fail on it, as in scikit-learn's ``parametrize_with_checks``. Those tests are
+        marked ``pytest.mark.xfail(reason=reason, strict=xfail_strict)``.
+    xfail_strict : bool or None, default=True
+        The ``strict`` of those marks: with True, an expected failure that passes fails
+        its test, so that the entry is removed once it is fixed; with False it is
+        reported as XPASS; with None pytest's ``xfail_strict`` setting decides.
+        (scikit-learn's default is None.)
 
     Returns
     -------
     decorator : pytest.mark.parametrize
         Parametrizes ``sampler`` and ``check``, with one readable id per pair.
+
+    Raises
+    ------
+    TypeError
+        If ``expected_failed_checks`` is neither None nor callable.
+    ValueError
+        If ``expected_failed_checks`` names a check that is not in this suite.
+
+    See Also
+    --------
+    check_sampler : run the same checks in one call.
 
     Examples
     --------
@@ -350,13 +467,25 @@ def parametrize_with_checks(samplers, *, sklearn_checks=True):
     """
     import pytest
 
-    cases = [
-        (sampler, functools.partial(check, type(sampler).__name__))
-        for sampler in samplers
-        for check in _yield_sampler_checks(sampler, sklearn_checks=sklearn_checks)
-    ]
-    ids = [f"{_sampler_id(s)}-{check.func.__name__}" for s, check in cases]
-    return pytest.mark.parametrize("sampler, check", cases, ids=ids)
+    if expected_failed_checks is not None and not callable(expected_failed_checks):
+        raise TypeError(
+            "expected_failed_checks must be None or a callable that takes a sampler and "
+            f"returns a dict {{check_name: reason}}, not {expected_failed_checks!r}."
+        )
+    cases = []
+    for sampler in samplers:
+        expected = _expected_failures(
+            sampler, expected_failed_checks and expected_failed_checks(sampler))
+        for check in _yield_sampler_checks(sampler, sklearn_checks=sklearn_checks):
+            marks = ()
+            if check.__name__ in expected:
+                xfail = (dict(reason=expected[check.__name__]) if xfail_strict is None else
+                         dict(reason=expected[check.__name__], strict=xfail_strict))
+                marks = pytest.mark.xfail(**xfail)
+            cases.append(pytest.param(
+                sampler, functools.partial(check, type(sampler).__name__), marks=marks,
+                id=f"{_sampler_id(sampler)}-{check.__name__}"))
+    return pytest.mark.parametrize("sampler, check", cases)
 
 
 # Every check_sampler_* takes the same arguments and fails the same way: their shared
@@ -381,13 +510,22 @@ check_sampler : run every applicable check.
 
 Examples
 --------
->>> from sklearn.linear_model import LogisticRegression
->>> from skbait import BadgeSampler
 >>> from skbait.utils.estimator_checks import {check}
->>> sampler = BadgeSampler(LogisticRegression(), random_state=0, device="cpu")
->>> {check}("BadgeSampler", sampler)
+{example}"""
+# The examples check a cheap sampler, or a cheap one with a model where the check needs it.
+_RANDOM_EXAMPLE = """>>> from skbait import RandomSampler
+>>> {check}("RandomSampler", RandomSampler(random_state=0))
 """
-for _name, _check in list(globals().items()):
-    if _name.startswith("check_sampler_"):
-        _check.__doc__ = inspect.cleandoc(_check.__doc__) + _CHECK_SECTIONS.format(check=_name)
-del _name, _check
+_MODEL_EXAMPLE = """>>> from sklearn.linear_model import LogisticRegression
+>>> from skbait import UncertaintySampler
+>>> sampler = UncertaintySampler(LogisticRegression(), device="cpu")
+>>> {check}("UncertaintySampler", sampler)
+"""
+_ALL_CHECKS = {name: check for name, check in globals().items()
+               if name.startswith("check_sampler_")}
+for _name, _check in _ALL_CHECKS.items():
+    _example = (_MODEL_EXAMPLE if _name in ("check_sampler_estimator_untouched",
+                                            "check_sampler_prefit") else _RANDOM_EXAMPLE)
+    _check.__doc__ = inspect.cleandoc(_check.__doc__) + _CHECK_SECTIONS.format(
+        check=_name, example=_example.format(check=_name))
+del _name, _check, _example
