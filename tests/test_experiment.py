@@ -3,21 +3,23 @@
 import builtins
 import csv
 import doctest
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+import torch
 from joblib import parallel_config
 from scipy import stats
 from sklearn.base import BaseEstimator
 from sklearn.datasets import make_classification
+from sklearn.dummy import DummyClassifier
+from sklearn.ensemble import ExtraTreesClassifier
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
+from sklearn.random_projection import GaussianRandomProjection
 from sklearn.utils import check_random_state
 
-from skbait import BaitSampler, RandomSampler
+from skbait import BaitSampler, RandomSampler, UncertaintySampler
 from skbait.experiment import (
     Results,
     compare,
@@ -327,7 +329,217 @@ def test_demo_quick_end_to_end(tmp_path, capsys):
     assert {row["experiment"] for row in rows} == {"pixels", "random projection"}
 
 
-def test_module_entry_point():
-    done = subprocess.run([sys.executable, "-m", "skbait", "demo", "--help"],
-                          capture_output=True, text=True, check=True)
-    assert "--quick" in done.stdout and "--seeds" in done.stdout
+def test_demo_help(capsys):
+    # python -m skbait itself runs in tests/test_demo_cli.py
+    from skbait.__main__ import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["demo", "--help"])
+    assert exit_.value.code == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("usage: python -m skbait demo")
+    assert "--quick" in printed and "--seeds" in printed and "--jobs" in printed
+
+
+# --- reproducibility: torch's generator and nested random states -----------------------
+
+
+class TinyNet(torch.nn.Module):
+    """An MLP drawing its initial weights from torch's global generator, as nets do."""
+
+    def __init__(self, n_in=5, n_out=3):
+        super().__init__()
+        self.body = torch.nn.Sequential(torch.nn.Linear(n_in, 6), torch.nn.Tanh())
+        self.head = torch.nn.Linear(6, n_out)
+
+    def forward(self, X):
+        return self.head(self.body(X))
+
+
+def _tiny_net():
+    skorch = pytest.importorskip("skorch")
+    return skorch.NeuralNetClassifier(TinyNet, criterion=torch.nn.CrossEntropyLoss,
+                                      max_epochs=2, lr=0.1, train_split=None, verbose=0,
+                                      iterator_train__shuffle=True)
+
+
+def _skorch_compare(n_jobs=None, random_state=0):
+    X, y = _data()
+    X = X.astype(np.float32)
+    net = _tiny_net()
+    samplers = {"bait": BaitSampler(net, device="cpu"), "random": RandomSampler()}
+    return compare(samplers, X, y, X, y, estimator=net, n_initial=10, batch_size=5,
+                   n_rounds=1, n_seeds=2, random_state=random_state, n_jobs=n_jobs,
+                   progress=False)
+
+
+def _assert_same_runs(first, again):
+    for name in ("sampler", "seed", "n_labeled", "score"):
+        np.testing.assert_array_equal(first[name], again[name])
+    for key in first.labeled:
+        np.testing.assert_array_equal(first.labeled[key], again.labeled[key])
+
+
+def test_skorch_runs_are_reproducible_and_leave_torchs_generator_alone():
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    first = _skorch_compare()
+    assert torch.equal(torch.get_rng_state(), before)  # the caller's state is kept
+    _assert_same_runs(first, _skorch_compare())
+    # runs in threads share torch's generator: they take turns, and still agree
+    with parallel_config(backend="threading"):
+        _assert_same_runs(first, _skorch_compare(n_jobs=2))
+    assert torch.equal(torch.get_rng_state(), before)
+    # same seed, same initial weights: round 0 scores agree across samplers
+    start = first["n_labeled"] == 10
+    np.testing.assert_array_equal(first["score"][start & (first["sampler"] == "bait")],
+                                  first["score"][start & (first["sampler"] == "random")])
+    # simulate on its own, too
+    X, y = _data()
+    X = X.astype(np.float32)
+    alone = [simulate(RandomSampler(), X, y, X, y, n_initial=10, batch_size=5, n_rounds=1,
+                      estimator=_tiny_net(), random_state=7, progress=False)["score"]
+             for _ in range(2)]
+    np.testing.assert_array_equal(*alone)
+    assert torch.equal(torch.get_rng_state(), before)
+
+
+def test_nested_random_states_are_seeded_from_random_state():
+    X, y = _data()
+    forest = ExtraTreesClassifier(n_estimators=3)  # random_state=None: numpy's global RNG
+    # the sampler's own model, random_state=None nested in a pipeline step
+    projected = make_pipeline(GaussianRandomProjection(n_components=3), LogisticRegression())
+    runs = [({"random": RandomSampler()}, forest),
+            ({"margin": UncertaintySampler(projected, method="margin", device="cpu"),
+              "entropy": UncertaintySampler(projected, method="entropy", device="cpu")},
+             None)]
+    kwargs = dict(n_initial=10, batch_size=5, n_rounds=2, n_seeds=2, random_state=0,
+                  progress=False)
+    for samplers, estimator in runs:
+        state = np.random.get_state()
+        first = compare(samplers, X, y, X, y, estimator=estimator, **kwargs)
+        after = np.random.get_state()
+        assert after[0] == state[0] and np.array_equal(after[1], state[1])  # not drawn
+        np.random.seed(1)  # nor does the global state matter
+        _assert_same_runs(first, compare(samplers, X, y, X, y, estimator=estimator,
+                                         **kwargs))
+    assert forest.random_state is None  # seeded on a clone
+    assert projected.steps[0][1].random_state is None
+    # the two samplers' models are seeded alike: same initial set, same round-0 score
+    start = first["round"] == 0
+    np.testing.assert_array_equal(first["score"][start & (first["sampler"] == "margin")],
+                                  first["score"][start & (first["sampler"] == "entropy")])
+
+
+def test_compare_refuses_bad_n_jobs_before_any_run():
+    X, y = _data()
+    X = np.column_stack([np.arange(len(X)), X])
+    kwargs = dict(estimator=_without_ids(), n_initial=10, batch_size=5, n_rounds=1,
+                  progress=False)
+    for n_jobs in (0, 1.5, "2", True):
+        with pytest.raises(ValueError, match="n_jobs must be"):
+            compare({"never": FitFails()}, X, y, X, y, n_jobs=n_jobs, **kwargs)
+
+
+class FitFails(IdSpy):
+    """A sampler that must not be fitted: the test expects an error before any run."""
+
+    def fit(self, X, y):
+        raise AssertionError("the loop started")
+
+
+# --- the initial labeled set --------------------------------------------------------
+
+
+def _many_classes(n_major=100, n_classes=10):
+    """One big class 0 and ``n_classes - 1`` classes of 2 points each."""
+    y = np.concatenate([np.zeros(n_major, int), np.repeat(np.arange(1, n_classes), 2)])
+    X = np.random.default_rng(0).normal(size=(len(y), 3)) + y[:, None]
+    return X, y
+
+
+def test_default_initial_set_is_uniform_from_random_state():
+    X, y = _data()
+    for seed in (0, 5):
+        result = simulate(RandomSampler(), X, y, X, y, estimator=LogisticRegression(),
+                          n_initial=10, batch_size=5, n_rounds=1, random_state=seed,
+                          progress=False)
+        expected = np.random.RandomState(seed).choice(len(y), size=10, replace=False)
+        np.testing.assert_array_equal(result.labeled[:10], expected)
+
+
+def test_stratified_initial_set_has_every_class_and_proportional_rest():
+    X, y = _many_classes()
+    y_before = y.copy()
+    counts = np.bincount(y)
+    kwargs = dict(estimator=DummyClassifier(), batch_size=2, n_rounds=1,
+                  initial="stratified", progress=False)
+    for n_initial in (10, 16, 40):
+        sets = []
+        for seed in (0, 1):
+            result = simulate(RandomSampler(), X, y, X, y, n_initial=n_initial,
+                              random_state=seed, **kwargs)
+            start = result.labeled[:n_initial]
+            assert len(set(start.tolist())) == n_initial
+            taken = np.bincount(y[start], minlength=len(counts))
+            assert np.all(taken >= 1)
+            # the rest, beyond one per class, follows the rest of each class's size
+            share = (n_initial - len(counts)) * (counts - 1) / (counts - 1).sum()
+            assert np.all(np.abs(taken - 1 - share) < 1)
+            sets.append(start)
+        assert not np.array_equal(np.sort(sets[0]), np.sort(sets[1]))  # by seed
+        again = simulate(RandomSampler(), X, y, X, y, n_initial=n_initial, random_state=1,
+                         **kwargs)
+        np.testing.assert_array_equal(again.labeled[:n_initial], sets[1])  # reproducible
+    # fewer labels than classes: as many distinct classes
+    few = simulate(RandomSampler(), X, y, X, y, n_initial=4, random_state=0, **kwargs)
+    assert len(set(y[few.labeled[:4]].tolist())) == 4
+    np.testing.assert_array_equal(y, y_before)
+
+
+def test_an_initial_set_that_cannot_train_is_refused_before_the_loop():
+    X, y = _many_classes()
+    X = np.column_stack([np.arange(len(X)), X])
+    kwargs = dict(estimator=_without_ids(), batch_size=2, n_rounds=1, progress=False)
+    # 3 random labels of 118 are all of class 0 for most seeds: one class, no model
+    with pytest.raises(ValueError, match=r"n_initial=3.*only class \[0\] of the 10 "
+                       r"classes.*initial='stratified'"):
+        compare({"never": FitFails()}, X, y, X, y, n_initial=3, n_seeds=5, random_state=0,
+                **kwargs)
+    with pytest.raises(ValueError, match="n_initial=1.*initial='stratified'"):
+        simulate(FitFails(), X, y, X, y, n_initial=1, random_state=0, **kwargs)
+    with pytest.raises(ValueError, match="n_initial=1.*a larger n_initial"):
+        simulate(FitFails(), X, y, X, y, n_initial=1, random_state=0, initial="stratified",
+                 **kwargs)
+    # stratified, the same budget trains: three classes to start with
+    results = compare({"spy": IdSpy(y_true=y)}, X, y, X, y, n_initial=3, n_seeds=5,
+                      random_state=0, initial="stratified",
+                      **{**kwargs, "estimator": DummyClassifier()})
+    for start in results.labeled.values():
+        assert len(set(y[start[:3]].tolist())) == 3
+
+
+def test_initial_is_validated():
+    X, y = _data()
+    kwargs = dict(estimator=LogisticRegression(), n_initial=10, batch_size=5, n_rounds=1,
+                  progress=False)
+    for bad in ("uniform", None, 1):
+        with pytest.raises(ValueError, match="initial must be 'random' or 'stratified'"):
+            simulate(FitFails(), X, y, X, y, initial=bad, **kwargs)
+        with pytest.raises(ValueError, match="initial must be"):
+            compare({"never": FitFails()}, X, y, X, y, initial=bad, **kwargs)
+    target = X @ np.ones(X.shape[1])
+    with pytest.raises(ValueError, match="Ridge is not a classifier"):
+        simulate(FitFails(), X, target, X, target, initial="stratified",
+                 **{**kwargs, "estimator": Ridge()})
+    Y = np.column_stack([y, y])
+    with pytest.raises(ValueError, match="1-D class labels"):
+        simulate(FitFails(), X, Y, X, Y, initial="stratified", **kwargs)
+
+
+def test_skorch_runs_agree_in_joblib_worker_processes():
+    # after the demo test, which has started joblib's process workers already
+    torch.manual_seed(0)
+    before = torch.get_rng_state()
+    _assert_same_runs(_skorch_compare(), _skorch_compare(n_jobs=2))
+    assert torch.equal(torch.get_rng_state(), before)

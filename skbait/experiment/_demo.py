@@ -1,6 +1,7 @@
 """The main job: BAIT against the baselines on digits, in two representations."""
 
 import os
+from numbers import Integral
 
 import numpy as np
 from sklearn.datasets import load_digits
@@ -14,7 +15,7 @@ from ..random import RandomSampler
 from ..uncertainty import UncertaintySampler
 from ._plot import _pyplot, plot_learning_curves, plot_penalty_matrix
 from ._results import Results
-from ._simulate import compare
+from ._simulate import _check_n_jobs, compare
 from ._stats import format_table, penalty_matrix, summarize
 
 #: Budgets of the full and the quick run.
@@ -69,14 +70,51 @@ def run_demo(*, dataset="digits", quick=False, out="skbait-demo", seeds=None, n_
              progress=True, random_state=0):
     """Compare the samplers on ``dataset``; write the figures and the CSV to ``out``.
 
-    Returns the results, the summary table and the penalty matrix.
+    Every argument is checked, matplotlib imported and ``out`` created before the data
+    are loaded, so that a mistake fails at once rather than after the long run.
+
+    Parameters
+    ----------
+    dataset : {"digits"}, default="digits"
+        The data set, from :mod:`sklearn.datasets`.
+    quick : bool, default=False
+        Use ``SETTINGS["quick"]`` (fewer rounds and seeds) instead of ``SETTINGS["full"]``.
+    out : str or path-like, default="skbait-demo"
+        Folder the figures and ``results.csv`` are written to; created if missing.
+    seeds : int, default=None
+        Number of seeds, at least 2 (the penalty matrix's paired t-test needs two); None
+        takes the setting's.
+    n_jobs : int, default=-1
+        Parallel runs, as in :func:`compare`: positive, or negative as in joblib (-1: all
+        cores); None means 1.
+    progress : bool, default=True
+        Show progress bars.
+    random_state : int, default=0
+        Seeds the train/test split, the projection and the runs.
+
+    Returns
+    -------
+    results : Results
+        The rows of both representations, with an ``experiment`` column.
+    summary : Results
+        As :func:`summarize` returns.
+    penalty : PenaltyMatrix
+        As :func:`penalty_matrix` returns, with ``"random"`` as the baseline.
     """
+    if dataset != "digits":
+        raise ValueError(f"Unknown dataset {dataset!r}; the demo ships with 'digits'.")
+    if seeds is not None and (isinstance(seeds, bool) or not isinstance(seeds, Integral)
+                              or seeds < 2):
+        raise ValueError(
+            f"seeds must be an int >= 2 (the penalty matrix's paired t-test needs at least "
+            f"2 seeds) or None, got {seeds!r}."
+        )
+    _check_n_jobs(n_jobs)
     plt = _pyplot()  # fail before the long computation if matplotlib is missing
     settings = dict(SETTINGS["quick" if quick else "full"])
     if seeds is not None:
         settings["n_seeds"] = seeds
-    if settings["n_seeds"] < 2:
-        raise ValueError("The penalty matrix's paired t-test needs at least 2 seeds.")
+    os.makedirs(out, exist_ok=True)  # an unusable folder fails here, not at the end
     model = LogisticRegression(max_iter=1000)
     representations, (y_train, y_test) = load_representations(dataset, random_state)
     runs = []
@@ -92,7 +130,6 @@ def run_demo(*, dataset="digits", quick=False, out="skbait-demo", seeds=None, n_
     summary = summarize(results)
     penalty = penalty_matrix(results, baseline="random")
 
-    os.makedirs(out, exist_ok=True)
     results.to_csv(os.path.join(out, "results.csv"))
     fig = plot_learning_curves(results)
     fig.suptitle(f"{dataset}: LogisticRegression, {settings['n_seeds']} seeds, "

@@ -2,7 +2,9 @@
 seeds (:func:`compare`)."""
 
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from numbers import Integral
 
 import numpy as np
@@ -17,6 +19,13 @@ from ._results import Results
 
 _SEED_MAX = np.iinfo(np.int32).max
 
+#: How the initial labeled set may be drawn.
+_INITIAL = ("random", "stratified")
+
+#: Held by a run while it has seeded torch's global generator: threads share it, so runs
+#: in threads (joblib's threading backend) take turns instead of mixing their draws.
+_TORCH_RNG_LOCK = threading.RLock()
+
 
 def simulate(
     sampler,
@@ -29,15 +38,16 @@ def simulate(
     batch_size,
     n_rounds,
     estimator=None,
+    initial="random",
     random_state=None,
     progress=True,
 ):
     """Simulate pool-based batch active learning with one sampler.
 
-    ``n_initial`` points of ``X`` drawn from ``random_state`` start labeled; the rest
-    is the pool. Each round fits (a clone of) the sampler on the labeled set, selects
-    ``batch_size`` points of the remaining pool, reveals their labels, and records the
-    test score of the model trained on the labeled set.
+    ``n_initial`` points of ``X`` drawn from ``random_state`` (see ``initial``) start
+    labeled; the rest is the pool. Each round fits (a clone of) the sampler on the
+    labeled set, selects ``batch_size`` points of the remaining pool, reveals their
+    labels, and records the test score of the model trained on the labeled set.
 
     Parameters
     ----------
@@ -46,7 +56,7 @@ def simulate(
         ``n`` distinct indices into ``X_pool`` (every skbait sampler). It is cloned; the
         object passed in is not changed. If it has a ``random_state`` parameter set to
         None, the clone gets one drawn from ``random_state``, so that the whole run is
-        reproducible.
+        reproducible (see ``random_state``).
     X : array-like or sparse matrix of shape (n_samples, n_features)
         The pool, including the points that start labeled.
     y : array-like of shape (n_samples,) or (n_samples, n_outputs)
@@ -54,7 +64,7 @@ def simulate(
     X_test, y_test : array-like
         Held-out data the model is scored on after each round.
     n_initial : int
-        Size of the random initial labeled set.
+        Size of the initial labeled set.
     batch_size : int
         Points selected per round.
     n_rounds : int
@@ -64,8 +74,25 @@ def simulate(
         The model whose test score is recorded, refitted from scratch on the labeled set
         every round (accuracy for a classifier, RMSE for a regressor). None uses the
         sampler's own ``estimator`` parameter.
+    initial : {"random", "stratified"}, default="random"
+        How the initial labeled set is drawn. ``"random"``: ``n_initial`` points
+        uniformly without replacement. ``"stratified"`` (classification, 1-D ``y``): one
+        point of every class when ``n_initial`` is at least the number of classes, the
+        rest split between the classes in proportion to their sizes (largest remainders,
+        ties drawn at random); with fewer points than classes, one point each of
+        ``n_initial`` distinct classes drawn in proportion to their sizes.
+        Either way the points are drawn from ``random_state``. If the initial set of a
+        classifier holds a single class, a ValueError is raised before the first round.
     random_state : int, RandomState instance or None, default=None
-        Draws the initial set (and seeds the sampler, see ``sampler``).
+        Draws the initial set and the seeds of the run: the sampler's (see
+        ``sampler``), that of every nested ``random_state`` left None in the sampler's
+        and the scored estimator's parameters (e.g. a forest's), and that of torch's
+        global generator, which a skorch net draws its initial weights and batch order
+        from. torch's generator is seeded inside :func:`torch.random.fork_rng` (CPU, and
+        the CUDA devices when torch sees any), so the caller's torch random state is the
+        same after the call as before; the run holds a lock meanwhile, so that runs in
+        threads, which share the generator, take turns. An int makes the run
+        reproducible; numpy's global generator is never drawn from.
     progress : bool, default=True
         Show a progress bar over rounds (tqdm when installed, a line per round on stderr
         otherwise).
@@ -78,6 +105,13 @@ def simulate(
         (seconds to fit the sampler) and ``select_time`` (seconds ``select`` took to
         choose this round's batch; NaN in round 0). ``results.labeled`` holds the
         labeled row indices of ``X`` in the order they were revealed.
+
+    Raises
+    ------
+    ValueError
+        For a budget that ``X`` cannot supply, an unknown ``initial``, ``"stratified"``
+        without class labels, or an initial set on which a classifier cannot be trained
+        (a single class): all before the first round.
 
     See Also
     --------
@@ -99,9 +133,10 @@ def simulate(
     X, y, X_test, y_test = _check_data(X, y, X_test, y_test)
     _check_budget(_num_rows(X), n_initial, batch_size, n_rounds)
     evaluator, reuse = _evaluator(sampler, estimator)
+    _check_initial(initial, y, [evaluator])
     return _simulate(
         sampler, X, y, X_test, y_test, evaluator, reuse, n_initial, batch_size, n_rounds,
-        random_state, progress,
+        random_state, progress, initial,
     )
 
 
@@ -117,6 +152,7 @@ def compare(
     n_rounds,
     estimator=None,
     n_seeds=5,
+    initial="random",
     random_state=None,
     n_jobs=None,
     progress=True,
@@ -137,10 +173,20 @@ def compare(
         None uses each sampler's own ``estimator`` parameter.
     n_seeds : int, default=5
         Number of repetitions, each with its own initial set.
+    initial : {"random", "stratified"}, default="random"
+        How each seed's initial labeled set is drawn, as in :func:`simulate`. The
+        initial sets of all seeds are drawn and checked before any run starts.
     random_state : int, RandomState instance or None, default=None
-        Draws one seed per repetition; the run is reproducible from it.
+        Draws one seed per repetition, which seeds that repetition's runs as
+        ``random_state`` does in :func:`simulate` (initial set, sampler, nested
+        ``random_state`` parameters left None, torch's global generator). An int makes
+        the results reproducible, with any ``n_jobs`` and backend.
     n_jobs : int, default=None
-        Runs (sampler, seed) in parallel with joblib; None means 1.
+        Runs (sampler, seed) in parallel with joblib: a positive number of workers, or a
+        negative one as in joblib (-1: all cores, -2: all but one); None means 1. With
+        joblib's default process-based backend the runs are parallel; with a
+        thread-based one (``joblib.parallel_config(backend="threading")``) they take
+        turns, since threads share torch's global generator.
     progress : bool, default=True
         Show a progress bar over the (sampler, seed) runs.
 
@@ -151,6 +197,12 @@ def compare(
         with :func:`simulate`'s columns plus ``sampler`` and ``seed`` (0 to
         ``n_seeds - 1``). ``results.labeled`` maps ``(sampler, seed)`` to the labeled
         row indices of ``X`` in the order they were revealed.
+
+    Raises
+    ------
+    ValueError
+        As :func:`simulate` does, and for a bad ``n_seeds`` or ``n_jobs``: all before
+        any run starts.
 
     Examples
     --------
@@ -172,15 +224,23 @@ def compare(
         raise TypeError("samplers must be a non-empty dict of name -> sampler.")
     if isinstance(n_seeds, bool) or not isinstance(n_seeds, Integral) or n_seeds < 1:
         raise ValueError(f"n_seeds must be a positive int, got {n_seeds!r}.")
+    _check_n_jobs(n_jobs)
     X, y, X_test, y_test = _check_data(X, y, X_test, y_test)
     _check_budget(_num_rows(X), n_initial, batch_size, n_rounds)
     evaluators = {name: _evaluator(s, estimator) for name, s in samplers.items()}
+    _check_initial(initial, y, [evaluator for evaluator, _ in evaluators.values()])
     seeds = check_random_state(random_state).randint(_SEED_MAX, size=n_seeds)
+    # every seed's initial set, as its runs will draw it: refuse one that cannot train
+    # the model now rather than after the other runs have started
+    for i, seed in enumerate(seeds):
+        labeled = _initial_set(np.random.RandomState(seed), y, n_initial, initial)
+        for evaluator, _ in evaluators.values():
+            _check_trainable(y, labeled, evaluator, n_initial, initial, f"seed {i}")
     tasks = [(name, i) for name in samplers for i in range(n_seeds)]
     runs = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
         delayed(_run)(
             name, i, samplers[name], X, y, X_test, y_test, *evaluators[name],
-            n_initial, batch_size, n_rounds, int(seeds[i]),
+            n_initial, batch_size, n_rounds, int(seeds[i]), initial,
         )
         for name, i in tasks
     )
@@ -204,24 +264,39 @@ def compare(
 
 
 def _run(name, seed_index, sampler, X, y, X_test, y_test, evaluator, reuse, n_initial,
-         batch_size, n_rounds, seed):
+         batch_size, n_rounds, seed, initial):
     result = _simulate(
         sampler, X, y, X_test, y_test, evaluator, reuse, n_initial, batch_size, n_rounds,
-        seed, progress=False,
+        seed, progress=False, initial=initial,
     )
     return (name, seed_index), result
 
 
 def _simulate(sampler, X, y, X_test, y_test, evaluator, reuse, n_initial, batch_size,
-              n_rounds, random_state, progress):
+              n_rounds, random_state, progress, initial):
     rng = check_random_state(random_state)
     n = _num_rows(X)
-    labeled = list(rng.choice(n, size=n_initial, replace=False))
+    labeled = list(_initial_set(rng, y, n_initial, initial))
+    _check_trainable(y, labeled, evaluator, n_initial, initial)
+    # drawn whether or not the sampler takes it, so that the seeds after it do not
+    # depend on the sampler: same seed, same model weights for every sampler compared
+    sampler_seed = rng.randint(_SEED_MAX)
+    torch_seed, model_seed = (int(v) for v in rng.randint(_SEED_MAX, size=2))
     in_pool = np.ones(n, dtype=bool)
     in_pool[labeled] = False
     sampler = clone(sampler)
-    if sampler.get_params(deep=False).get("random_state", 0) is None:
-        sampler.set_params(random_state=np.random.RandomState(rng.randint(_SEED_MAX)))
+    own = sampler.get_params(deep=False)
+    if "random_state" in own and own["random_state"] is None:
+        sampler.set_params(random_state=np.random.RandomState(sampler_seed))
+    _seed_nested(sampler, model_seed, top=False)
+    evaluator = _seed_nested(clone(evaluator), model_seed)
+    with _seeded_torch(torch_seed):
+        return _loop(sampler, X, y, X_test, y_test, evaluator, reuse, labeled, in_pool,
+                     batch_size, n_rounds, progress)
+
+
+def _loop(sampler, X, y, X_test, y_test, evaluator, reuse, labeled, in_pool, batch_size,
+          n_rounds, progress):
     metric = "accuracy" if is_classifier(evaluator) else "rmse"
     rows = {k: [] for k in ("round", "n_labeled", "score", "fit_time", "select_time")}
     select_time = np.nan
@@ -258,6 +333,121 @@ def _simulate(sampler, X, y, X_test, y_test, evaluator, reuse, n_initial, batch_
     rows["metric"] = [metric] * len(rows["round"])
     order = ["round", "n_labeled", "score", "metric", "fit_time", "select_time"]
     return Results({k: rows[k] for k in order}, labeled=np.asarray(labeled, dtype=np.intp))
+
+
+def _seed_nested(estimator, seed, top=True):
+    """Set every ``random_state`` parameter of ``estimator`` that is None to ``seed``.
+
+    Nested ones too (``estimator__random_state``, a pipeline step's); the top-level one
+    only when ``top``. Returns ``estimator``, changed in place (pass a clone).
+    """
+    params = estimator.get_params(deep=True)
+    unset = {key: seed for key, value in params.items()
+             if value is None and (key.endswith("__random_state")
+                                   or (top and key == "random_state"))}
+    if unset:
+        estimator.set_params(**unset)
+    return estimator
+
+
+@contextmanager
+def _seeded_torch(seed):
+    """Run the body with torch's global generators seeded by ``seed``, restored after.
+
+    The CPU generator, and those of the CUDA devices when torch sees any; runs in
+    threads hold a lock, so that they neither mix their draws nor restore each other's
+    state.
+    """
+    import torch  # skbait imports it anyway; here so the module itself does not need it
+
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    with _TORCH_RNG_LOCK, torch.random.fork_rng(devices=devices):
+        torch.random.default_generator.manual_seed(seed)
+        if devices:
+            torch.cuda.manual_seed_all(seed)
+        yield
+
+
+def _initial_set(rng, y, n_initial, initial):
+    """The initial labeled rows, drawn from ``rng`` as ``initial`` says."""
+    n = len(y)
+    if initial == "random":
+        return rng.choice(n, size=n_initial, replace=False)
+    classes, codes = np.unique(y, return_inverse=True)
+    codes = codes.ravel()
+    counts = np.bincount(codes, minlength=len(classes))
+    if n_initial >= len(classes):
+        # one per class, the rest by largest remainders of the share of the rest of
+        # each class (exact integer arithmetic; never more than a class holds)
+        rest, spare = n_initial - len(classes), counts - 1
+        quota, remainder = np.divmod(rest * spare, max(spare.sum(), 1))
+        left = rest - quota.sum()
+        order = np.lexsort((rng.random_sample(len(classes)), -remainder))
+        take = 1 + quota
+        take[order[:left]] += 1
+    else:
+        take = np.zeros(len(classes), dtype=int)
+        take[rng.choice(len(classes), size=n_initial, replace=False, p=counts / n)] = 1
+    picks = [rng.choice(np.flatnonzero(codes == k), size=m, replace=False)
+             for k, m in enumerate(take) if m]
+    return rng.permutation(np.concatenate(picks))
+
+
+def _check_initial(initial, y, evaluators):
+    """Refuse an unknown ``initial``, or ``"stratified"`` where there are no classes."""
+    if not isinstance(initial, str) or initial not in _INITIAL:
+        raise ValueError(f"initial must be 'random' or 'stratified', got {initial!r}.")
+    if initial != "stratified":
+        return
+    for evaluator in evaluators:
+        if not is_classifier(evaluator):
+            raise ValueError(
+                f"initial='stratified' draws by class, but {type(evaluator).__name__} is "
+                "not a classifier; use initial='random'."
+            )
+    if y.ndim != 1:
+        raise ValueError(
+            f"initial='stratified' needs 1-D class labels; y has shape {y.shape}. Use "
+            "initial='random'."
+        )
+
+
+def _check_trainable(y, labeled, evaluator, n_initial, initial, where=None):
+    """Refuse an initial set on which the classifier ``evaluator`` cannot be trained."""
+    if not is_classifier(evaluator) or y.ndim != 1:
+        return
+    found = np.unique(y[np.asarray(labeled, dtype=np.intp)])
+    if len(found) >= 2:
+        return
+    classes = np.unique(y)
+    name = type(evaluator).__name__
+    if len(classes) < 2:
+        raise ValueError(
+            f"y holds a single class ({classes.tolist()}); {name} needs at least two to "
+            "be trained."
+        )
+    fix = ("a larger n_initial" if initial == "stratified" else
+           "initial='stratified' (one label of every class first) or a larger n_initial")
+    raise ValueError(
+        f"The initial labeled set (n_initial={n_initial}, initial={initial!r}"
+        f"{', ' + where if where else ''}) holds only class {found.tolist()} of the "
+        f"{len(classes)} classes in y ({_preview(classes)}), and {name} cannot be "
+        f"trained on a single class. Pass {fix}."
+    )
+
+
+def _preview(values, limit=10):
+    shown = ", ".join(repr(v) for v in values[:limit].tolist())
+    return shown + (", ..." if len(values) > limit else "")
+
+
+def _check_n_jobs(n_jobs):
+    if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, Integral)
+                               or n_jobs == 0):
+        raise ValueError(
+            f"n_jobs must be None, a positive number of workers or a negative one as in "
+            f"joblib (-1: all cores, -2: all but one); got {n_jobs!r}."
+        )
 
 
 def _evaluator(sampler, estimator):
