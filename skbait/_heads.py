@@ -29,20 +29,31 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_array
 
 from ._kernels.memory import representation_bytes
-from .utils._memory import MEMORY_ADVICE, check_memory
+from .utils._memory import DENSIFY_MAX_BYTES, MEMORY_ADVICE, check_memory
+from .utils._validation import num_rows
 
 _CLASSIFIERS = (LogisticRegression, LogisticRegressionCV)
 _REGRESSORS = (
     LinearRegression, Ridge, RidgeCV, Lasso, LassoCV, ElasticNet, ElasticNetCV,
     BayesianRidge, ARDRegression, SGDRegressor,
 )
+_NETS = ("NeuralNetClassifier", "NeuralNetBinaryClassifier", "NeuralNetRegressor")
+
+
+def _names(classes):
+    return ", ".join(cls.__name__ for cls in classes)
+
+
+#: The models skbait takes a last layer from, in words; generated from the lists above so
+#: that the error messages and the docstrings cannot drift from what the code accepts.
 SUPPORTED = (
-    "LogisticRegression / LogisticRegressionCV (binary or multinomial), linear regressors "
-    "(LinearRegression, Ridge, RidgeCV, Lasso, ElasticNet, BayesianRidge, ARDRegression, "
-    "SGDRegressor; any number of outputs), skorch NeuralNetClassifier / "
-    "NeuralNetBinaryClassifier / NeuralNetRegressor, a Pipeline whose last step is one of "
-    "these, or a FrozenEstimator wrapping any of them"
+    f"{_names(_CLASSIFIERS)} (binary or multinomial), linear regressors "
+    f"({_names(_REGRESSORS)}; any number of outputs), skorch {' / '.join(_NETS)}, a "
+    "Pipeline whose last step is one of these, or a FrozenEstimator wrapping any of them"
 )
+
+#: How far a row of predicted probabilities may be from summing to 1 (float32 nets round).
+_PROBA_TOLERANCE = 1e-4
 
 
 @dataclass(frozen=True)
@@ -106,26 +117,126 @@ def head_task(estimator):
     )
 
 
-def representation(estimator, X, embedding=None):
-    """``h(x)`` without the bias column, for estimators other than skorch nets.
+@dataclass(frozen=True)
+class Representation:
+    """A model's representation ``h(x)`` of ``n`` points, before any bias column.
 
-    ``embedding=None``: X itself for a linear model, or what precedes a Pipeline's last
-    step. A callable is called as ``embedding(estimator, X)`` and must return (n, d).
+    Attributes
+    ----------
+    features : array-like of shape (n, d)
+        Dense or sparse; not yet converted to float64.
+    bias : bool
+        Whether the head has a bias, a last-layer parameter (a constant-1 feature).
+    output : ndarray or None
+        The net's prediction when computing ``h`` took a forward pass, else None.
+    output_layer : torch.nn.Linear or None
+        The hooked Linear when ``h`` is its input (it must then be the output layer).
     """
+
+    features: object
+    bias: bool
+    output: np.ndarray | None = None
+    output_layer: object = None
+
+
+def representation(estimator, X, embedding=None):
+    """``h(x)`` of a fitted ``estimator`` on ``X``: the one hook every sampler uses.
+
+    ``embedding=None``: ``X`` itself for a linear model, what precedes a Pipeline's last
+    step, and for a skorch net the input of its last ``torch.nn.Linear`` (see
+    :class:`_NetHook`); a string names a skorch net's submodule; a callable is called as
+    ``embedding(estimator, X)``. Whatever its source, the result must have one row per
+    point of ``X``.
+
+    Returns
+    -------
+    Representation
+    """
+    head = final_step(estimator)
+    if is_net(head) and not callable(embedding):
+        # one batched eval-mode pass on the net's device fills the hook and gives the outputs
+        with _NetHook(head, embedding) as hook:
+            output = np.asarray(_predict(estimator)(X), dtype=np.float64)
+        return Representation(hook.features(output.shape[0]), hook.has_bias, output,
+                              hook.module if embedding is None else None)
     if callable(embedding):
-        return embedding(estimator, X)
-    if embedding is not None:
+        h = embedding(estimator, X)
+        where = f"embedding={getattr(embedding, '__name__', embedding)!r}"
+    elif embedding is not None:
         raise TypeError(
-            f"embedding={embedding!r}: a layer name applies only to skorch nets; for "
-            f"{type(final_step(estimator)).__name__} pass None or a callable "
-            "(estimator, X) -> array."
+            f"embedding={embedding!r}: a layer name applies only to skorch nets, and "
+            f"{type(head).__name__} is not one; pass embedding=None (the model's own "
+            "representation) or a callable (estimator, X) -> array."
         )
+    else:
+        h = _default_representation(estimator, X)
+        where = "the representation"
+    _check_rows(h, num_rows(X), where)
+    return Representation(h, embedding is None and getattr(head, "fit_intercept", False))
+
+
+def _default_representation(estimator, X):
     estimator = _unwrap(estimator)
     if isinstance(estimator, Pipeline):
         if len(estimator) > 1:
             X = estimator[:-1].transform(X)
-        return representation(estimator.steps[-1][1], X)
+        return _default_representation(estimator.steps[-1][1], X)
     return X
+
+
+def _check_rows(h, n_rows, where):
+    shape = getattr(h, "shape", None)
+    if shape is None:
+        raise TypeError(
+            f"{where} returned a {type(h).__name__}; it must return an array of shape "
+            f"(n_samples, n_features), one row per point of X."
+        )
+    if len(shape) != 2 or shape[0] != n_rows:
+        raise ValueError(
+            f"{where} returned an array of shape {tuple(shape)} for {n_rows} points of X; "
+            f"it must have shape ({n_rows}, n_features), one row per point."
+        )
+
+
+def _predict(estimator):
+    return estimator.predict_proba if head_task(estimator) == "classification" else (
+        estimator.predict)
+
+
+def predict_proba(estimator, X):
+    """``estimator.predict_proba(X)`` as float64, checked to be probabilities.
+
+    Every sampler that reads probabilities takes them from here: finite, non-negative,
+    rows summing to 1. Anything else (logits, log-probabilities) would give meaningless
+    picks, so it is refused with what is likely wrong.
+    """
+    return check_probabilities(np.asarray(estimator.predict_proba(X), dtype=np.float64),
+                               final_step(estimator))
+
+
+def check_probabilities(proba, head):
+    """Raise ValueError unless ``proba`` (n, k) holds rows of class probabilities.
+
+    ``head`` is the model they came from, named in the message with the likely fix.
+    """
+    if not np.all(np.isfinite(proba)):
+        raise ValueError("The predicted probabilities of X contain NaN or infinity.")
+    sums = proba.sum(axis=1)
+    bad = (proba.min(axis=1, initial=0.0) < 0) | (np.abs(sums - 1) > _PROBA_TOLERANCE)
+    if not np.any(bad):
+        return proba
+    row = int(np.flatnonzero(bad)[0])
+    hint = ("A skorch net whose module returns logits needs "
+            "criterion=torch.nn.CrossEntropyLoss (skorch then applies the softmax), or a "
+            "softmax at the end of forward (skorch's default criterion, NLLLoss, expects "
+            "log-probabilities and passes the module's output through as they are)."
+            if is_net(head) else
+            f"Check that {type(head).__name__}.predict_proba returns class probabilities.")
+    raise ValueError(
+        f"predict_proba does not return probabilities: row {row} sums to {sums[row]:.6g} "
+        f"(min {proba[row].min():.6g}), so the model's outputs look like logits or "
+        f"log-probabilities. {hint}"
+    )
 
 
 class _NetHook:
@@ -201,9 +312,7 @@ def last_layer(estimator, X, embedding=None, check=None):
         For a skorch net, anything its ``predict_proba`` takes (e.g. a float32 array or a
         torch tensor).
     embedding : None, str or callable, default=None
-        How to compute the representation: see :func:`representation` and, for skorch
-        nets, :class:`_NetHook` (``None`` or a submodule name); a callable is called as
-        ``embedding(estimator, X)``.
+        How to compute the representation: see :func:`representation`.
     check : callable, default=None
         Called as ``check(n, d, k)`` with the shape of the last layer (``d`` with the bias
         column, ``k`` the width of the Fisher factor) as soon as the representation is
@@ -216,19 +325,10 @@ def last_layer(estimator, X, embedding=None, check=None):
     """
     task = head_task(estimator)
     head = final_step(estimator)
-    predict = estimator.predict_proba if task == "classification" else estimator.predict
-    output_layer = None
-    if is_net(head) and not callable(embedding):
-        # one batched eval-mode pass on the net's device fills the hook and gives the outputs
-        with _NetHook(head, embedding) as hook:
-            output = np.asarray(predict(X), dtype=np.float64)
-        h, bias = hook.features(output.shape[0]), hook.has_bias
-        if embedding is None:
-            output_layer = hook.module
-    else:
-        h = representation(estimator, X, embedding)
-        bias = embedding is None and getattr(head, "fit_intercept", False)
-        output = None
+    rep = representation(estimator, X, embedding)
+    h, bias, output = rep.features, rep.bias, rep.output
+    if task == "classification" and output is not None:
+        output = check_probabilities(output, head)
     if not sparse.issparse(h):
         h = check_array(h, dtype=np.float64, input_name="representation")
     if check is not None:
@@ -236,31 +336,31 @@ def last_layer(estimator, X, embedding=None, check=None):
     if sparse.issparse(h):
         h = check_array(densify(h), dtype=np.float64, input_name="representation")
     if output is None and task == "classification":
-        output = np.asarray(predict(X), dtype=np.float64)
+        output = predict_proba(estimator, X)
     if bias:
         h = np.hstack([h, np.ones((h.shape[0], 1))])
     if task == "regression":
         layer = LastLayer(h, None, "regression")
     else:
         layer = LastLayer(h, output, _classifier_kind(head, output))
-    if output_layer is not None:
-        _check_logits(output_layer, layer, output)
+    if rep.output_layer is not None:
+        _check_logits(rep.output_layer, layer, output)
     return layer
 
 
 def densify(h):
-    """``h`` as a dense array; a sparse one only after checking it fits in host memory.
+    """``h`` as a dense array; a sparse one only after checking it is worth it.
 
-    A TF-IDF matrix of 10⁵ columns is small sparse and tens of gigabytes dense: the
-    MemoryError says so before ``toarray`` is tried.
+    A TF-IDF or hashed matrix of 10⁵ to 10⁶ columns is small sparse and gigabytes dense,
+    and the samplers would then spend a minute on it: a dense copy larger than
+    ``DENSIFY_MAX_BYTES`` (or than the host has) is refused with advice before
+    ``toarray`` is tried.
     """
     if not sparse.issparse(h):
         return h
-    check_memory(
-        representation_bytes(*h.shape), "cpu",
-        f"Densifying the sparse representation ({h.shape[0]} × {h.shape[1]})",
-        MEMORY_ADVICE,
-    )
+    what = f"Densifying the sparse representation ({h.shape[0]} × {h.shape[1]})"
+    needed = representation_bytes(*h.shape)
+    check_memory(needed, "cpu", what, MEMORY_ADVICE, limit=DENSIFY_MAX_BYTES)
     return h.toarray()
 
 

@@ -220,13 +220,21 @@ class ModelSampler(BaseSampler):
 
     def _check_X(self, X, reset):
         if _takes_raw_arrays(self.estimator):
-            return validate_data(self, X, accept_sparse=("csr", "csc"), reset=reset)
-        # A Pipeline's first step decides what input it takes (text, DataFrames...), and a
-        # net takes float32 arrays or tensors as they are; the representation they produce
-        # is checked where it is computed.
+            checked = validate_data(self, X, accept_sparse=("csr", "csc"), reset=reset)
+            # a DataFrame goes on to the model as it is, so that the model, fitted with its
+            # feature names, predicts on it without warnings (and estimator_.score(df, y)
+            # works); the representation is converted where it is computed
+            return X if hasattr(X, "columns") else checked
+        # A net takes float32 arrays or tensors as they are (their width is checked here:
+        # a net's own error would be a bare shape mismatch), and a Pipeline's first step
+        # decides what input it takes (text, DataFrames with extra or reordered
+        # columns...). The representation they produce is checked where it is computed.
         if is_net(_unwrap(self.estimator)):
             check_finite_input(X)
-        return validate_data(self, X, reset=reset, skip_check_array=True)
+        elif not reset:
+            return X
+        validate_data(self, X, reset=reset, skip_check_array=True)
+        return X
 
     def _fit(self, X, y):
         if self.estimator is None:

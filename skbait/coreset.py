@@ -19,17 +19,19 @@ class CoresetSampler(LastLayerSampler):
     Each step takes the pool point farthest from its nearest centre, the centres being
     the labeled points and the points chosen so far; ties go to the lowest index. The
     representation is ``X`` itself when ``estimator`` is None (``fit`` then needs no
-    ``y``), and otherwise the model's representation ``h(x)`` (what precedes a Pipeline's
-    last step, or the ``embedding`` hook), without a bias column; a sparse one is made
-    dense. Distances are computed chunk by chunk, so beyond the representation itself
+    ``y``), and otherwise the model's representation ``h(x)``, taken through the same
+    ``embedding`` hook and with the same defaults as every sampler (what precedes a
+    Pipeline's last step; a skorch net's input to its last ``torch.nn.Linear``), without
+    a bias column. A sparse one is made dense if that takes at most 1 GB, and refused
+    otherwise. Distances are computed chunk by chunk, so beyond the representation itself
     the memory is ``O(n)`` plus one chunk of bounded size.
 
     Parameters
     ----------
     estimator : estimator object or None, default=None
         None to work on ``X`` directly. Otherwise a model as for the other samplers:
-        a :class:`~sklearn.linear_model.LogisticRegression`, a linear regressor, a
-        :class:`~sklearn.pipeline.Pipeline` ending in one, or a
+        a :class:`~sklearn.linear_model.LogisticRegression`, a linear regressor, a skorch
+        net, a :class:`~sklearn.pipeline.Pipeline` ending in one, or a
         :class:`~sklearn.frozen.FrozenEstimator` wrapping a fitted one. It is cloned and
         fitted on the labeled set unless ``prefit=True``; the object passed in is never
         modified.
@@ -102,7 +104,7 @@ class CoresetSampler(LastLayerSampler):
 
     def _representation(self, X):
         h = X if self.estimator_ is None else representation(
-            self.estimator_, X, self.embedding)
+            self.estimator_, X, self.embedding).features
         h = check_array(densify(h), dtype=np.float64, input_name="representation")
         if self.metric == "cosine":
             norms = np.linalg.norm(h, axis=1, keepdims=True)

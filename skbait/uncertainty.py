@@ -1,7 +1,6 @@
 """Uncertainty sampling: the points the model is least sure about."""
 
-import numpy as np
-
+from ._heads import predict_proba
 from ._kernels.uncertainty import top_n, uncertainty
 from .base import ModelSampler
 from .utils._docstring import fill_doc
@@ -57,9 +56,7 @@ class UncertaintySampler(ModelSampler):
         self.method = method
 
     def _select(self, X_pool, n):
-        proba = np.asarray(self.estimator_.predict_proba(X_pool), dtype=np.float64)
-        if not np.all(np.isfinite(proba)):
-            raise ValueError("The predicted probabilities of X contain NaN or infinity.")
+        proba = predict_proba(self.estimator_, X_pool)
         return top_n(uncertainty(self._tensor(proba), self.method), n)
 
     def __sklearn_tags__(self):

@@ -109,7 +109,8 @@ def test_sampler_tags(sampler, requires_model, random, tasks):
     tags = get_tags(sampler)  # scikit-learn's get_tags returns skbait's Tags
     assert isinstance(tags, Tags)
     assert tags.sampler_tags == SamplerTags(
-        requires_model=requires_model, random=random, tasks=frozenset(tasks))
+        requires_model=requires_model, random=random, tasks=frozenset(tasks),
+        reads_features=not isinstance(sampler, RandomSampler))
     assert tags.target_tags.required is requires_model
 
 

@@ -38,8 +38,8 @@ def test_matches_brute_force(case, n):
     if estimator is None:
         H_lab, H_pool = X_lab, X_pool
     else:
-        H_lab = representation(sampler.estimator_, X_lab)
-        H_pool = representation(sampler.estimator_, X_pool)
+        H_lab = representation(sampler.estimator_, X_lab).features
+        H_pool = representation(sampler.estimator_, X_pool).features
     ref_idx, ref_dist = kcenter_reference(H_lab, H_pool, n, metric=sampler.metric)
     np.testing.assert_array_equal(picks, ref_idx)
     np.testing.assert_allclose(sampler.scores_, ref_dist, rtol=1e-9, atol=1e-12)

@@ -2,7 +2,6 @@
 
 import builtins
 import csv
-import doctest
 
 import numpy as np
 import pytest
@@ -29,7 +28,7 @@ from skbait.experiment import (
     simulate,
     summarize,
 )
-from skbait.experiment import _demo, _plot, _results, _simulate, _stats
+from skbait.experiment import _demo, _simulate
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -295,12 +294,6 @@ def test_results_write_csv_without_pandas(tmp_path, monkeypatch):
         Results({"a": [1, 2], "b": [1]})
     with pytest.raises(KeyError, match="columns are"):
         results["nope"]
-
-
-def test_docstring_examples_run():
-    for module in (_results, _simulate, _stats, _plot):
-        failed, _ = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
-        assert failed == 0, module.__name__
 
 
 def test_demo_quick_end_to_end(tmp_path, capsys):

@@ -359,7 +359,12 @@ def test_tfidf_pipeline_runs():
     model = make_pipeline(TfidfVectorizer(), LogisticRegression())
     sampler = BaitSampler(model, device="cpu").fit(docs[:12], y[:12])
     picks = sampler.select(docs[12:], 4)
-    assert len(set(picks)) == 4
+    # the same as BAIT on the TF-IDF matrix itself: the pipeline's representation
+    tfidf = TfidfVectorizer().fit(docs[:12])
+    explicit = BaitSampler(LogisticRegression(), device="cpu").fit(
+        tfidf.transform(docs[:12]), y[:12])
+    np.testing.assert_array_equal(picks, explicit.select(tfidf.transform(docs[12:]), 4))
+    assert sampler.objective_ == pytest.approx(explicit.objective_, rel=1e-12)
 
 
 def test_wide_sparse_input_is_refused_not_densified(monkeypatch):

@@ -9,11 +9,8 @@ gradients is never built.
 import numpy as np
 import torch
 
+from ._constants import ROUNDING_ULPS
 from ._numerics import check_finite
-
-# Squared distances below this many ulps of the two squared norms are rounding noise of the
-# factored formula: they count as 0, so a duplicate of a centre is never drawn.
-_ROUNDING_ULPS = 64
 
 
 def kmeanspp_seeding(a, h, n_select, random_state):
@@ -49,7 +46,7 @@ def kmeanspp_seeding(a, h, n_select, random_state):
     sq_norm = sq_a * sq_h
     check_finite(sq_norm, torch.ones(n, dtype=torch.bool, device=h.device),
                  "Squared gradient norm")
-    tiny = _ROUNDING_ULPS * torch.finfo(sq_norm.dtype).eps
+    tiny = ROUNDING_ULPS * torch.finfo(sq_norm.dtype).eps
     first = int(torch.argmax(sq_norm))
     indices, scores = [first], [float(sq_norm[first])]
     nearest = torch.full_like(sq_norm, torch.inf)
@@ -57,7 +54,7 @@ def kmeanspp_seeding(a, h, n_select, random_state):
     chosen[first] = True
     centre = first
     for _ in range(n_select - 1):
-        sq_dist = sq_norm + sq_norm[centre] - 2 * (a @ a[centre]) * (h @ h[centre])
+        sq_dist = sq_norm + sq_norm[centre] - 2 * _dots(a, centre) * _dots(h, centre)
         noise = tiny * (sq_norm + sq_norm[centre])
         nearest = torch.minimum(nearest, sq_dist.masked_fill(sq_dist <= noise, 0.0))
         weights = nearest.cpu().numpy().copy()
@@ -67,6 +64,16 @@ def kmeanspp_seeding(a, h, n_select, random_state):
         scores.append(float(weights[centre]))
         chosen[centre] = True
     return np.asarray(indices, dtype=np.intp), np.asarray(scores, dtype=float)
+
+
+def _dots(x, row):
+    """``x @ x[row]`` computed row by row, the same way for every row.
+
+    A matrix-vector product (BLAS gemv) may round a row differently depending on where it
+    sits; an elementwise product summed along each row does not, so identical points get
+    identical distances on every machine.
+    """
+    return (x * x[row]).sum(dim=1)
 
 
 def _draw(weights, chosen, random_state):

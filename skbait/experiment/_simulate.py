@@ -15,6 +15,7 @@ from sklearn.metrics import accuracy_score, root_mean_squared_error
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_consistent_length
 
+from ..utils._validation import num_rows
 from ._results import Results
 
 _SEED_MAX = np.iinfo(np.int32).max
@@ -131,7 +132,7 @@ def simulate(
     [10, 15, 20, 25]
     """
     X, y, X_test, y_test = _check_data(X, y, X_test, y_test)
-    _check_budget(_num_rows(X), n_initial, batch_size, n_rounds)
+    _check_budget(num_rows(X), n_initial, batch_size, n_rounds)
     evaluator, reuse = _evaluator(sampler, estimator)
     _check_initial(initial, y, [evaluator])
     return _simulate(
@@ -226,7 +227,7 @@ def compare(
         raise ValueError(f"n_seeds must be a positive int, got {n_seeds!r}.")
     _check_n_jobs(n_jobs)
     X, y, X_test, y_test = _check_data(X, y, X_test, y_test)
-    _check_budget(_num_rows(X), n_initial, batch_size, n_rounds)
+    _check_budget(num_rows(X), n_initial, batch_size, n_rounds)
     evaluators = {name: _evaluator(s, estimator) for name, s in samplers.items()}
     _check_initial(initial, y, [evaluator for evaluator, _ in evaluators.values()])
     seeds = check_random_state(random_state).randint(_SEED_MAX, size=n_seeds)
@@ -275,7 +276,7 @@ def _run(name, seed_index, sampler, X, y, X_test, y_test, evaluator, reuse, n_in
 def _simulate(sampler, X, y, X_test, y_test, evaluator, reuse, n_initial, batch_size,
               n_rounds, random_state, progress, initial):
     rng = check_random_state(random_state)
-    n = _num_rows(X)
+    n = num_rows(X)
     labeled = list(_initial_set(rng, y, n_initial, initial))
     _check_trainable(y, labeled, evaluator, n_initial, initial)
     # drawn whether or not the sampler takes it, so that the seeds after it do not
@@ -514,9 +515,6 @@ def _check_budget(n, n_initial, batch_size, n_rounds):
             f"n_initial + n_rounds * batch_size = {needed} labels, but X has only {n} rows."
         )
 
-
-def _num_rows(X):
-    return X.shape[0] if hasattr(X, "shape") else len(X)
 
 
 def _take(X, indices):

@@ -14,7 +14,8 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
-from ..base import BaseSampler, ModelSampler
+from ..base import BaseSampler
+from ..utils._tags import get_tags
 
 __all__ = ["SkbaitQueryStrategy"]
 
@@ -43,20 +44,17 @@ def __getattr__(name):
 
 
 def _uses_model(sampler):
-    """Whether the sampler queries a model (it has an ``estimator`` that is not None)."""
-    return sampler.get_params(deep=False).get("estimator") is not None
+    """Whether the sampler queries a model (its tags say so)."""
+    return get_tags(sampler).sampler_tags.requires_model
 
 
 def _needs_labels(sampler):
     """Whether ``fit`` needs at least one labeled sample.
 
     Model-based samplers fit (or read) a model on the labeled set, and Coreset starts from
-    it; a :class:`~skbait.base.BaseSampler` that learns nothing from it (RandomSampler)
-    does not.
+    it; a sampler that reads only the pool's length (RandomSampler) learns nothing from it.
     """
-    if isinstance(sampler, ModelSampler) or not isinstance(sampler, BaseSampler):
-        return True
-    return type(sampler)._fit is not BaseSampler._fit
+    return get_tags(sampler).sampler_tags.reads_features
 
 
 def _copy(sampler):

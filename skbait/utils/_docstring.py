@@ -1,19 +1,17 @@
 """Parameter descriptions shared by several samplers, written once."""
 
+import textwrap
+
+from .._heads import SUPPORTED
 from .._kernels._constants import CUDA_REFRESH_EVERY
 
 _SHARED = {
     "estimator": """estimator : estimator object
-        The model whose last layer defines the Fisher information: a
-        :class:`~sklearn.linear_model.LogisticRegression` (binary or multinomial), a linear
-        regressor such as :class:`~sklearn.linear_model.Ridge` (any number of outputs), a
-        skorch ``NeuralNetClassifier`` (softmax over its logits), ``NeuralNetBinaryClassifier``
-        or ``NeuralNetRegressor`` (any number of outputs), a
-        :class:`~sklearn.pipeline.Pipeline` ending in one (the representation is
-        ``pipeline[:-1].transform(X)`` fed to the last step), or a
-        :class:`~sklearn.frozen.FrozenEstimator` wrapping a fitted one. An intercept or a
-        bias counts as a last-layer parameter (a constant-1 feature). It is cloned and
-        fitted on the labeled set unless ``prefit=True``; the object passed in is never
+        The model whose last layer defines the Fisher information: {supported}. For a
+        Pipeline the representation is ``pipeline[:-1].transform(X)`` fed to the last
+        step; a skorch ``NeuralNetClassifier`` is a softmax over its logits. An intercept
+        or a bias counts as a last-layer parameter (a constant-1 feature). It is cloned
+        and fitted on the labeled set unless ``prefit=True``; the object passed in is never
         modified. A skorch net's clone does not keep what the net learned: a module given as
         a class is initialised afresh, one given as an instance is copied in whatever state
         it is in, and the clone is then trained on the labeled set; to use a trained net as
@@ -55,6 +53,11 @@ _SHARED = {
         Pool rows processed at once; by default sized from the width of the per-row
         intermediates so that memory stays bounded whatever the pool size.""",
 }
+# the supported models are generated from the code that accepts them (skbait._heads)
+_header, _body = _SHARED["estimator"].split("\n", 1)
+_SHARED["estimator"] = _header + "\n" + textwrap.fill(
+    " ".join(_body.replace("{supported}", SUPPORTED).split()), 88,
+    initial_indent=" " * 8, subsequent_indent=" " * 8)
 _SHARED["refresh"] = str(CUDA_REFRESH_EVERY)
 _SHARED["fitted_attributes"] = _SHARED["model_attributes"] + """
     scores_ : ndarray of shape (n,)

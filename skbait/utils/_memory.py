@@ -23,6 +23,12 @@ MEMORY_ADVICE = (
 #: memory freed by other processes later) or for tests.
 LIMIT_ENV = "SKBAIT_MEMORY_LIMIT"
 
+#: Largest dense copy of a sparse representation the samplers make (1 GB). Past that the
+#: representation is almost always a wide text vectorizer (HashingVectorizer's 2²⁰
+#: columns: 585 documents make 5 GB and a minute of work), and a smaller representation is
+#: the fix.
+DENSIFY_MAX_BYTES = 10**9
+
 
 def available_bytes(device="cpu"):
     """Bytes a new allocation can take on ``device``, or None when it cannot be told.
@@ -88,7 +94,7 @@ def format_bytes(n_bytes):
     raise AssertionError("unreachable")
 
 
-def check_memory(needed, device, what, advice):
+def check_memory(needed, device, what, advice, *, limit=None):
     """Raise MemoryError if ``needed`` bytes exceed what ``device`` has available.
 
     Parameters
@@ -101,13 +107,20 @@ def check_memory(needed, device, what, advice):
         (d=3001, k=20, ...)"``).
     advice : str
         What the user can do about it.
+    limit : int, default=None
+        A cap of skbait's own below what the device has (e.g. :data:`DENSIFY_MAX_BYTES`).
     """
-    limit = available_bytes(device)
-    if limit is None or needed <= limit:
+    if limit is not None and needed > limit:
+        raise MemoryError(
+            f"{what} needs about {format_bytes(needed)}, more than the {format_bytes(limit)} "
+            f"skbait allows it; refusing before allocating it. {advice}"
+        )
+    available = available_bytes(device)
+    if available is None or needed <= available:
         return
     raise MemoryError(
         f"{what} needs about {format_bytes(needed)} but {torch.device(device).type} has "
-        f"{format_bytes(limit)} available; refusing before allocating it. {advice} "
+        f"{format_bytes(available)} available; refusing before allocating it. {advice} "
         f"(Set the environment variable {LIMIT_ENV} to a number of bytes to override the "
         "detected limit.)"
     )

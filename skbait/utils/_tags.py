@@ -33,6 +33,9 @@ class SamplerTags:
     random : bool, default=False
         Whether the selection is random, drawn from the ``random_state`` parameter: two
         seeds may select differently, one seed always selects the same.
+    reads_features : bool, default=True
+        Whether ``select`` reads the pool's features (and so checks their number and that
+        they are finite); False for a sampler that reads only the pool's length.
     tasks : frozenset of {"classification", "regression"}, default=both
         The tasks the sampler, as configured, selects for. For a sampler with a model,
         the model's task if the sampler is defined for it, else empty (``fit`` then
@@ -48,11 +51,12 @@ class SamplerTags:
     --------
     >>> from skbait.utils._tags import SamplerTags
     >>> SamplerTags(random=True)
-    SamplerTags(requires_model=False, random=True, tasks=frozenset({...}))
+    SamplerTags(requires_model=False, random=True, reads_features=True, tasks=frozenset({...}))
     """
 
     requires_model: bool = False
     random: bool = False
+    reads_features: bool = True
     tasks: frozenset = TASKS
 
 

@@ -313,9 +313,10 @@ def _yield_sampler_checks(sampler, *, sklearn_checks=True):
     if tags.requires_fit:
         yield check_sampler_not_fitted
     yield check_sampler_bad_n
-    if not tags.input_tags.allow_nan:
+    if sampler_tags.reads_features and not tags.input_tags.allow_nan:
         yield check_sampler_non_finite
-    yield check_sampler_n_features
+    if sampler_tags.reads_features:
+        yield check_sampler_n_features
     yield check_sampler_regression
     if sklearn_checks:
         yield check_sampler_sklearn
@@ -524,8 +525,10 @@ _MODEL_EXAMPLE = """>>> from sklearn.linear_model import LogisticRegression
 _ALL_CHECKS = {name: check for name, check in globals().items()
                if name.startswith("check_sampler_")}
 for _name, _check in _ALL_CHECKS.items():
+    # the model checks, and those of a pool's features (RandomSampler reads only its length)
     _example = (_MODEL_EXAMPLE if _name in ("check_sampler_estimator_untouched",
-                                            "check_sampler_prefit") else _RANDOM_EXAMPLE)
+                                            "check_sampler_prefit", "check_sampler_n_features",
+                                            "check_sampler_non_finite") else _RANDOM_EXAMPLE)
     _check.__doc__ = inspect.cleandoc(_check.__doc__) + _CHECK_SECTIONS.format(
         check=_name, example=_example.format(check=_name))
 del _name, _check, _example
