@@ -62,6 +62,7 @@ class BadgeSampler(LastLayerSampler):
         **LastLayerSampler._parameter_constraints,
         "random_state": ["random_state"],
     }
+
     def __init__(self, estimator, *, embedding=None, random_state=None, prefit=False,
                  device="auto"):
         super().__init__(estimator, embedding=embedding, prefit=prefit, device=device)

@@ -51,6 +51,7 @@ class UncertaintySampler(ModelSampler):
         **ModelSampler._parameter_constraints,
         "method": [StrOptions({"least_confident", "margin", "entropy"})],
     }
+
     def __init__(self, estimator, *, method="least_confident", prefit=False, device="auto"):
         super().__init__(estimator, prefit=prefit, device=device)
         self.method = method

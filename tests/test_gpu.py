@@ -27,6 +27,7 @@ def needs_cuda(test):
         test = mark(test)
     return test
 
+
 def _same_selection(make, X_lab, y_lab, X_pool, n):
     cpu = make("cpu").fit(X_lab, y_lab)
     cuda = make("cuda").fit(X_lab, y_lab)

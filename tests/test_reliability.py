@@ -33,7 +33,7 @@ from skbait import (
     UncertaintySampler,
 )
 from skbait._heads import last_layer
-from skbait._kernels import _constants, _numerics, kcenter, kmeanspp, memory, woodbury
+from skbait._kernels import _constants, _numerics, kcenter, kmeanspp, woodbury
 from skbait.utils import _memory as host_memory
 from skbait._kernels.memory import trace_state_bytes
 

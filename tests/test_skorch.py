@@ -338,7 +338,6 @@ def test_siblings_work_on_the_same_nets(name):
     np.testing.assert_array_equal(select(torch.as_tensor(X_pool)), picks)
 
 
-
 def test_linear_models_do_not_import_skorch():
     code = (
         "import sys; from sklearn.datasets import load_iris;"

@@ -102,7 +102,8 @@ def checked_argmax(scores, valid, what):
     masked = scores.masked_fill(~valid, -torch.inf)
     j = torch.argmax(masked)
     bad = (valid & ~torch.isfinite(scores)).any()
-    index, value, any_bad = torch.stack([j.to(scores.dtype), masked[j], bad.to(scores.dtype)]).tolist()
+    found = torch.stack([j.to(scores.dtype), masked[j], bad.to(scores.dtype)])
+    index, value, any_bad = found.tolist()
     if any_bad:
         check_finite(scores, valid, what)
     return int(index), value

@@ -12,6 +12,7 @@ import torch
 from ._numerics import chunk_rows
 from .fisher import quad_forms_row_elements
 
+
 def _item(dtype):
     return torch.empty((), dtype=dtype).element_size()
 

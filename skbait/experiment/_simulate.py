@@ -516,7 +516,6 @@ def _check_budget(n, n_initial, batch_size, n_rounds):
         )
 
 
-
 def _take(X, indices):
     indices = np.asarray(indices, dtype=np.intp)
     if hasattr(X, "iloc"):

@@ -14,7 +14,6 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
-from ..base import BaseSampler
 from ..utils._tags import get_tags
 
 __all__ = ["SkbaitQueryStrategy"]
