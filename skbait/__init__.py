@@ -1,5 +1,12 @@
 """skbait: batch active learning with Fisher embeddings (BAIT) for scikit-learn."""
 
+from ._arrays import (
+    badge_select,
+    bait_select,
+    coreset_select,
+    determinantal_select,
+    uncertainty_select,
+)
 from .badge import BadgeSampler
 from .bait import BaitSampler
 from .coreset import CoresetSampler
@@ -17,4 +24,9 @@ __all__ = [
     "RandomSampler",
     "UncertaintySampler",
     "__version__",
+    "badge_select",
+    "bait_select",
+    "coreset_select",
+    "determinantal_select",
+    "uncertainty_select",
 ]

@@ -2,9 +2,7 @@
 
 from numbers import Integral, Real
 
-from ._kernels._constants import CUDA_REFRESH_EVERY
 from ._kernels._numerics import exact_matmul
-from ._kernels.design import reference_start
 from ._kernels.fisher import fisher_sum
 from .base import LastLayerSampler
 from .utils._docstring import fill_doc
@@ -18,8 +16,9 @@ class FisherSampler(LastLayerSampler):
 
     ``fit`` caches ``labeled_fisher_ = Σ_L V_x V_xᵀ``; ``select`` starts, under the
     reference conventions (:mod:`skbait._kernels.design`), from ``M₀ = αI + Σ_L I(x)/(n_L
-    + n)`` with the candidate factors scaled by ``√(n/(n_L + n))``. Subclasses implement
-    ``_select`` and ``_memory_need``, and may override ``_point_factors``.
+    + n)`` with the candidate factors scaled by ``√(n/(n_L + n))``: the same kernel entry
+    as the array-level function. Subclasses implement ``_select`` and ``_memory_need``,
+    and may override ``_point_factors``.
 
     Parameters
     ----------
@@ -76,23 +75,3 @@ class FisherSampler(LastLayerSampler):
             total = fisher_sum(self._point_factors(self._last_layer(X)),
                                chunk_size=self.chunk_size)
         self.labeled_fisher_ = total.cpu().numpy()
-
-    def _design(self, X_pool, n):
-        """``(pool, labeled, m0, scaled)`` for a batch of ``n`` from ``X_pool``.
-
-        ``pool`` holds the unscaled candidate factors, ``labeled`` is ``Σ_L V_x V_xᵀ`` on
-        ``device_``, ``scaled`` the factors a pick adds to ``M``.
-        """
-        pool = self._point_factors(self._last_layer(X_pool))
-        labeled = self._tensor(self.labeled_fisher_)
-        if labeled.shape[0] != pool.n_params:
-            raise ValueError(
-                f"The pool's last layer has {pool.n_params} parameters but the labeled "
-                f"set's had {labeled.shape[0]}; refit the sampler."
-            )
-        m0, weight = reference_start(labeled, self.n_labeled_, n, self.alpha)
-        return pool, labeled, m0, pool.scaled(weight)
-
-    def _refresh_every(self):
-        """Updates between exact recomputations of ``M⁻¹`` (only on CUDA, see kernels)."""
-        return CUDA_REFRESH_EVERY if self.device_.type == "cuda" else None

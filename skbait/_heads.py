@@ -30,6 +30,7 @@ from sklearn.utils.validation import check_array
 
 from ._kernels.memory import representation_bytes
 from .utils._memory import DENSIFY_MAX_BYTES, MEMORY_ADVICE, check_memory
+from .utils._validation import check_probabilities as _check_probabilities
 from .utils._validation import num_rows
 
 _CLASSIFIERS = (LogisticRegression, LogisticRegressionCV)
@@ -51,10 +52,6 @@ SUPPORTED = (
     f"({_names(_REGRESSORS)}; any number of outputs), skorch {' / '.join(_NETS)}, a "
     "Pipeline whose last step is one of these, or a FrozenEstimator wrapping any of them"
 )
-
-#: How far a row of predicted probabilities may be from summing to 1 (float32 nets round).
-_PROBA_TOLERANCE = 1e-4
-
 
 @dataclass(frozen=True)
 class LastLayer:
@@ -219,24 +216,13 @@ def check_probabilities(proba, head):
 
     ``head`` is the model they came from, named in the message with the likely fix.
     """
-    if not np.all(np.isfinite(proba)):
-        raise ValueError("The predicted probabilities of X contain NaN or infinity.")
-    sums = proba.sum(axis=1)
-    bad = (proba.min(axis=1, initial=0.0) < 0) | (np.abs(sums - 1) > _PROBA_TOLERANCE)
-    if not np.any(bad):
-        return proba
-    row = int(np.flatnonzero(bad)[0])
     hint = ("A skorch net whose module returns logits needs "
             "criterion=torch.nn.CrossEntropyLoss (skorch then applies the softmax), or a "
             "softmax at the end of forward (skorch's default criterion, NLLLoss, expects "
             "log-probabilities and passes the module's output through as they are)."
             if is_net(head) else
             f"Check that {type(head).__name__}.predict_proba returns class probabilities.")
-    raise ValueError(
-        f"predict_proba does not return probabilities: row {row} sums to {sums[row]:.6g} "
-        f"(min {proba[row].min():.6g}), so the model's outputs look like logits or "
-        f"log-probabilities. {hint}"
-    )
+    return _check_probabilities(proba, f"predict_proba returned them. {hint}")
 
 
 class _NetHook:

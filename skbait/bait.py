@@ -3,12 +3,8 @@
 import time
 from numbers import Integral
 
-import torch
-
 from ._fisher import FisherSampler
-from ._kernels._numerics import exact_matmul
-from ._kernels.bait import bait_greedy
-from ._kernels.design import pool_fisher
+from ._kernels.bait import bait_select_factors
 from ._kernels.memory import trace_state_bytes
 from .utils._docstring import fill_doc
 from .utils._param_validation import Interval, StrOptions
@@ -126,21 +122,16 @@ class BaitSampler(FisherSampler):
 
     def _select(self, X_pool, n):
         start = time.perf_counter()
-        pool, labeled, m0, scaled = self._design(X_pool, n)
-        n_pool = pool.h.shape[0]
-        n_forward = min(self.oversample * n, n_pool) if self.backward else n
-        with exact_matmul():
-            if self.fisher == "identity":
-                target = torch.eye(pool.n_params, dtype=m0.dtype, device=m0.device)
-            else:
-                target = pool_fisher(labeled, pool, self.n_labeled_, chunk_size=self.chunk_size)
-            result = bait_greedy(
-                scaled, target, m0, n, n_forward,
-                chunk_size=self.chunk_size, refresh_every=self._refresh_every(),
-            )
+        pool = self._point_factors(self._last_layer(X_pool))
+        result = bait_select_factors(
+            pool, self._tensor(self.labeled_fisher_), self.n_labeled_, n, alpha=self.alpha,
+            oversample=self.oversample, backward=self.backward, fisher=self.fisher,
+            chunk_size=self.chunk_size,
+        )
         if self.verbose:
+            n_forward = len(result.forward_gains)
             print(
-                f"[BaitSampler] {n_pool} candidates, D={pool.n_params} parameters, "
+                f"[BaitSampler] {pool.h.shape[0]} candidates, D={pool.n_params} parameters, "
                 f"{n_forward} forward + {n_forward - n} backward steps on {self.device_}: "
                 f"{time.perf_counter() - start:.2f} s, tr(M⁻¹F) = {result.objective:.6g}"
             )

@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.utils.validation import check_array
 
 from ._heads import densify, representation
-from ._kernels.kcenter import kcenter_greedy
+from ._kernels.kcenter import kcenter_greedy, unit_rows
 from .base import LastLayerSampler
 from .utils._docstring import fill_doc
 from .utils._param_validation import HasMethods, Interval, StrOptions
@@ -85,33 +85,24 @@ class CoresetSampler(LastLayerSampler):
 
     def _fit(self, X, y):
         super()._fit(X, y)
-        self.labeled_representation_ = self._representation(X)
+        self.labeled_representation_ = self._representation(X).cpu().numpy()
 
     def _select(self, X_pool, n):
         pool = self._representation(X_pool)
-        labeled = self.labeled_representation_
+        labeled = self._tensor(self.labeled_representation_)
         if pool.shape[1] != labeled.shape[1]:
             raise ValueError(
                 f"The pool's representation has {pool.shape[1]} dimensions but the "
                 f"labeled set's had {labeled.shape[1]}; refit the sampler."
             )
-        indices, sq_distances = kcenter_greedy(
-            self._tensor(pool), self._tensor(labeled), n, chunk_size=self.chunk_size
-        )
+        indices, sq_distances = kcenter_greedy(pool, labeled, n, chunk_size=self.chunk_size)
         if self.metric == "cosine":
             return indices, sq_distances / 2  # ‖x̂ − ĉ‖² / 2 = 1 − cos(x, c)
         return indices, np.sqrt(sq_distances)
 
     def _representation(self, X):
+        """The representation as a tensor on ``device_``, unit rows for ``"cosine"``."""
         h = X if self.estimator_ is None else representation(
             self.estimator_, X, self.embedding).features
-        h = check_array(densify(h), dtype=np.float64, input_name="representation")
-        if self.metric == "cosine":
-            norms = np.linalg.norm(h, axis=1, keepdims=True)
-            if np.any(norms == 0):
-                raise ValueError(
-                    "metric='cosine' needs nonzero representations, but row "
-                    f"{int(np.flatnonzero(norms[:, 0] == 0)[0])} is all zeros."
-                )
-            h = h / norms
-        return h
+        h = self._tensor(check_array(densify(h), dtype=np.float64, input_name="representation"))
+        return unit_rows(h) if self.metric == "cosine" else h

@@ -1,12 +1,9 @@
 """Greedy log-det (determinantal) selection on the Fisher factors or BADGE gradients."""
 
-import torch
-
 from ._fisher import FisherSampler
 from ._heads import head_task
-from ._kernels._numerics import exact_matmul
 from ._kernels.gradient import gradient_factors
-from ._kernels.logdet import logdet_greedy
+from ._kernels.logdet import logdet_select_factors
 from ._kernels.memory import trace_state_bytes
 from .utils._docstring import fill_doc
 from .utils._param_validation import StrOptions
@@ -99,12 +96,10 @@ class DeterminantalSampler(FisherSampler):
         return self._factors(layer)
 
     def _select(self, X_pool, n):
-        _, _, m0, scaled = self._design(X_pool, n)
-        with exact_matmul():
-            indices, gains = logdet_greedy(
-                scaled, m0, n, chunk_size=self.chunk_size, refresh_every=self._refresh_every()
-            )
-            self.objective_ = float(torch.logdet(m0)) + float(gains.sum())
+        indices, gains, self.objective_ = logdet_select_factors(
+            self._point_factors(self._last_layer(X_pool)), self._tensor(self.labeled_fisher_),
+            self.n_labeled_, n, alpha=self.alpha, chunk_size=self.chunk_size,
+        )
         return indices, gains
 
     def __sklearn_tags__(self):

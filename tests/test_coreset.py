@@ -76,7 +76,7 @@ def test_cosine_refuses_zero_rows():
     X_lab, y_lab, X_pool = _problem("classification")
     X_pool[4] = 0.0
     sampler = CoresetSampler(metric="cosine", device="cpu").fit(X_lab)
-    with pytest.raises(ValueError, match="row 4 is all zeros"):
+    with pytest.raises(ValueError, match="row 4 of the representation is all zeros"):
         sampler.select(X_pool, 2)
 
 

@@ -90,6 +90,22 @@ def test_readme_quickstart_runs():
     assert "sampler" in namespace and hasattr(namespace["sampler"], "estimator_")
 
 
+@pytest.mark.parametrize("path", [ROOT / "README.md", DOCS / "user_guide" / "pytorch.rst"],
+                         ids=lambda p: p.name)
+def test_pytorch_without_skorch_example_runs(path):
+    text = _read(path)
+    if path.suffix == ".md":
+        section = re.search(r"^## PyTorch without skorch\n(.*?)(?=^## |\Z)", text, re.M | re.S)
+        assert section, "README.md has no '## PyTorch without skorch' section"
+        blocks = re.findall(r"^```python\n(.*?)^```", section.group(1), re.M | re.S)
+    else:
+        blocks = _python_blocks(text)
+    assert blocks, f"{path.name} shows no PyTorch example"
+    namespace = _run_blocks(blocks, path.name)
+    picks = namespace["picks"]
+    assert picks.shape == (10,) and len(set(picks)) == 10 and picks.max() < 1000
+
+
 @pytest.mark.parametrize("script", sorted(EXAMPLES.glob("plot_*.py")), ids=lambda p: p.name)
 def test_gallery_script_has_a_title(script):
     # sphinx-gallery needs a module docstring that starts with an underlined title.

@@ -9,7 +9,7 @@ import pytest
 import torch
 from sklearn.linear_model import LogisticRegression
 
-import skbait.bait
+from skbait._kernels import bait as bait_kernel
 from skbait import BaitSampler
 from test_bait import CASES, _problem
 
@@ -89,8 +89,8 @@ def test_tf32_off_during_selection_and_restored(device, monkeypatch):
                      torch.get_float32_matmul_precision()))
         return greedy(*args, **kwargs)
 
-    greedy = skbait.bait.bait_greedy
-    monkeypatch.setattr(skbait.bait, "bait_greedy", spy)
+    greedy = bait_kernel.bait_greedy
+    monkeypatch.setattr(bait_kernel, "bait_greedy", spy)
     saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32,
              torch.get_float32_matmul_precision())
     try:

@@ -8,8 +8,11 @@ result.
 from typing import NamedTuple
 
 import numpy as np
+import torch
 
 from ._constants import RECOMPUTE_DROP
+from ._numerics import exact_matmul
+from .design import check_same_layer, pool_fisher, reference_start, refresh_interval
 from .greedy import greedy
 from .woodbury import TraceState
 
@@ -70,3 +73,35 @@ def bait_greedy(pool, fisher, m0, n_select, n_forward, *, chunk_size=None, refre
         state.rebuild_minv()
         objective = state.objective()
     return BaitResult(*result, objective=objective)
+
+
+def bait_select_factors(pool, labeled_sum, n_labeled, n_select, *, alpha=1.0, oversample=2,
+                        backward=True, fisher="pool", chunk_size=None):
+    """BAIT under the reference conventions: the one entry the sampler and
+    :func:`skbait.bait_select` share.
+
+    Parameters
+    ----------
+    pool : Factors
+        The candidates' (unscaled) Fisher factors.
+    labeled_sum : torch.Tensor of shape (D, D)
+        ``Σ_L V_x V_xᵀ`` over the labeled set (zeros when nothing is labeled).
+    n_labeled, n_select : int
+    alpha, oversample, backward, fisher, chunk_size
+        As for :class:`skbait.BaitSampler`.
+
+    Returns
+    -------
+    BaitResult
+    """
+    check_same_layer(pool, labeled_sum)
+    m0, weight = reference_start(labeled_sum, n_labeled, n_select, alpha)
+    n_pool = pool.h.shape[0]
+    n_forward = min(oversample * n_select, n_pool) if backward else n_select
+    with exact_matmul():
+        if fisher == "identity":
+            target = torch.eye(pool.n_params, dtype=m0.dtype, device=m0.device)
+        else:
+            target = pool_fisher(labeled_sum, pool, n_labeled, chunk_size=chunk_size)
+        return bait_greedy(pool.scaled(weight), target, m0, n_select, n_forward,
+                           chunk_size=chunk_size, refresh_every=refresh_interval(m0.device))

@@ -7,6 +7,7 @@ each pick adds ``n/(n_L + n) · I(x)`` to ``M``, and the pool Fisher
 
 import torch
 
+from ._constants import CUDA_REFRESH_EVERY
 from .fisher import fisher_sum
 
 
@@ -38,3 +39,19 @@ def pool_fisher(labeled_sum, pool, n_labeled, *, chunk_size=None):
     return (labeled_sum + fisher_sum(pool, chunk_size=chunk_size)) / (
         n_labeled + pool.h.shape[0]
     )
+
+
+def refresh_interval(device):
+    """Updates between exact recomputations of ``M⁻¹``: on CUDA only (see
+    :data:`~skbait._kernels._constants.CUDA_REFRESH_EVERY`); None elsewhere."""
+    return CUDA_REFRESH_EVERY if torch.device(device).type == "cuda" else None
+
+
+def check_same_layer(pool, labeled_sum):
+    """Raise ValueError unless the pool's factors and the labeled Fisher share a layer."""
+    if labeled_sum.shape != (pool.n_params, pool.n_params):
+        raise ValueError(
+            f"The pool's last layer has {pool.n_params} parameters but the labeled set's "
+            f"has {labeled_sum.shape[0]}: both must come from the same model and "
+            "representation (refit the sampler on this model's labeled set)."
+        )

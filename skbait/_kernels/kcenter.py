@@ -102,3 +102,14 @@ def _nearest_labeled(pool, labeled, block, step):
             torch.minimum(best, part.amin(dim=1), out=best)
         nearest[start : start + step] = (best + rows.square().sum(dim=1)).clamp_(min=0)
     return nearest
+
+
+def unit_rows(x, name="the representation"):
+    """Rows scaled to unit norm, for the cosine metric (``‖x̂ − ĉ‖² / 2 = 1 − cos``)."""
+    norms = x.norm(dim=1, keepdim=True)
+    if bool((norms == 0).any()):
+        raise ValueError(
+            f"metric='cosine' needs nonzero rows, but row "
+            f"{int(torch.nonzero(norms[:, 0] == 0)[0, 0])} of {name} is all zeros."
+        )
+    return x / norms

@@ -7,7 +7,10 @@ log det(I + P_x)`` is each candidate's gain. A step costs ``O(n d k² + n k³ + 
 """
 
 import numpy as np
+import torch
 
+from ._numerics import exact_matmul
+from .design import check_same_layer, reference_start, refresh_interval
 from .greedy import greedy
 from .woodbury import DesignState
 
@@ -35,3 +38,35 @@ def logdet_greedy(pool, m0, n_select, *, chunk_size=None, refresh_every=None):
     state = DesignState(pool, m0, chunk_size=chunk_size, refresh_every=refresh_every)
     result = greedy(state, n_select)
     return result.indices, np.asarray(result.scores, dtype=float)
+
+
+def logdet_select_factors(pool, labeled_sum, n_labeled, n_select, *, alpha=1.0,
+                          chunk_size=None):
+    """Greedy log-det under the reference conventions: the one entry
+    :class:`skbait.DeterminantalSampler` and :func:`skbait.determinantal_select` share.
+
+    Parameters
+    ----------
+    pool : Factors
+        The candidates' (unscaled) factors.
+    labeled_sum : torch.Tensor of shape (D, D)
+        ``Σ_L V_x V_xᵀ`` over the labeled set (zeros when nothing is labeled).
+    n_labeled, n_select : int
+    alpha, chunk_size
+        As for :class:`skbait.DeterminantalSampler`.
+
+    Returns
+    -------
+    indices : ndarray of shape (n_select,), dtype=np.intp
+    gains : ndarray of shape (n_select,)
+    objective : float
+        ``log det M`` with the batch added.
+    """
+    check_same_layer(pool, labeled_sum)
+    m0, weight = reference_start(labeled_sum, n_labeled, n_select, alpha)
+    with exact_matmul():
+        indices, gains = logdet_greedy(pool.scaled(weight), m0, n_select,
+                                       chunk_size=chunk_size,
+                                       refresh_every=refresh_interval(m0.device))
+        objective = float(torch.logdet(m0)) + float(gains.sum())
+    return indices, gains, objective

@@ -5,6 +5,6 @@ consumes exactly them (imbalanced-learn relies on them the same way). Importing 
 in this one module keeps the dependency on scikit-learn's private layout in one place.
 """
 
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions, validate_params
 
-__all__ = ["HasMethods", "Interval", "StrOptions"]
+__all__ = ["HasMethods", "Interval", "StrOptions", "validate_params"]

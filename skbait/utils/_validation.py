@@ -51,3 +51,29 @@ def check_finite_input(X):
 def num_rows(X):
     """Number of rows of an array, a sparse matrix, a DataFrame, a list or a tensor."""
     return X.shape[0] if hasattr(X, "shape") else len(X)
+
+
+#: How far a row of predicted probabilities may be from summing to 1 (float32 nets round).
+PROBA_TOLERANCE = 1e-4
+
+
+def check_probabilities(proba, hint):
+    """Raise ValueError unless ``proba`` (n, k), a numpy array or a torch tensor on any
+    device, holds rows of class probabilities: finite, non-negative, summing to 1.
+
+    Anything else (logits, log-probabilities) would give meaningless picks. ``hint`` says
+    what is likely wrong where it came from. Returns ``proba``.
+    """
+    values = torch.as_tensor(proba)
+    if not bool(torch.isfinite(values).all()):
+        raise ValueError("The predicted probabilities of X contain NaN or infinity.")
+    sums = values.sum(dim=1, dtype=torch.float64)
+    bad = (values.amin(dim=1) < 0) | ((sums - 1).abs() > PROBA_TOLERANCE)
+    if not bool(bad.any()):
+        return proba
+    row = int(torch.nonzero(bad)[0, 0])
+    raise ValueError(
+        f"The probabilities are not probabilities: row {row} sums to {float(sums[row]):.6g} "
+        f"(min {float(values[row].min()):.6g}), so they look like logits or "
+        f"log-probabilities. {hint}"
+    )
