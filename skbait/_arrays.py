@@ -447,4 +447,3 @@ def _check_fits(name, needed, device, *, d=None, k=None):
         f"{name} with d={d}, k={k} (D = d·k = {d * k}; one D × D float64 matrix takes "
         f"{format_bytes((d * k) ** 2 * 8)})")
     check_memory(needed, device, what, MEMORY_ADVICE)
-

@@ -53,6 +53,7 @@ SUPPORTED = (
     "Pipeline whose last step is one of these, or a FrozenEstimator wrapping any of them"
 )
 
+
 @dataclass(frozen=True)
 class LastLayer:
     """The last layer of a model evaluated on ``n`` points.

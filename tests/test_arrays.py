@@ -64,8 +64,8 @@ def _case(name):
 
 
 @pytest.mark.parametrize("as_tensor", [False, True], ids=["numpy", "torch"])
-@pytest.mark.parametrize("params", [{}, {"backward": False}, {"fisher": "identity",
-                                                               "alpha": 0.1, "oversample": 3}])
+@pytest.mark.parametrize("params", [
+    {}, {"backward": False}, {"fisher": "identity", "alpha": 0.1, "oversample": 3}])
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_bait_select_equals_the_sampler(name, params, as_tensor):
     X_lab, y_lab, X_pool, cls, binary = _case(name)
