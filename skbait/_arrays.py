@@ -22,16 +22,14 @@ from ._kernels.kmeanspp import kmeanspp_seeding
 from ._kernels.logdet import logdet_select_factors
 from ._kernels.memory import representation_bytes, trace_state_bytes
 from ._kernels.uncertainty import top_n, uncertainty
-from .utils._device import resolve_device
+from .utils._array_checks import array_device, check_class_proba, check_features, check_proba
 from .utils._memory import MEMORY_ADVICE, check_memory, format_bytes
 from .utils._param_validation import Interval, StrOptions, validate_params
-from .utils._validation import check_n, check_probabilities
+from .utils._validation import check_n
 
 _ARRAY = ["array-like", torch.Tensor]
 _DEVICE = [StrOptions({"auto", "cpu", "cuda"}), torch.device, str]
 _CHUNK = [Interval(Integral, 1, None, closed="left"), None]
-_HINT = ("Pass the model's softmax (or sigmoid) outputs, not its logits: e.g. "
-         "torch.softmax(logits, dim=1).")
 
 
 @validate_params(
@@ -226,9 +224,9 @@ def badge_select(features, proba, n, *, random_state=None, device="auto",
     >>> badge_select(H, P, 4, random_state=0).shape
     (4,)
     """
-    device = _device(device, features)
-    h = _features(features, "features", device)
-    p = _class_proba(proba, "proba", h.shape[0], device)
+    device = array_device(device, features)
+    h = check_features(features, "features", device)
+    p = check_class_proba(proba, "proba", h.shape[0], device)
     n = check_n(n, h.shape[0])
     _check_fits("badge_select", representation_bytes(*h.shape), device)
     indices, scores = kmeanspp_seeding(residual(p), h, n, check_random_state(random_state))
@@ -283,9 +281,9 @@ def coreset_select(features, n, *, labeled_features, metric="euclidean", device=
     >>> coreset_select(X, 2, labeled_features=X[:1])
     array([4, 2])
     """
-    device = _device(device, features)
-    pool = _features(features, "features", device)
-    labeled = _features(labeled_features, "labeled_features", device, width=pool.shape[1])
+    device = array_device(device, features)
+    pool = check_features(features, "features", device)
+    labeled = check_features(labeled_features, "labeled_features", device, width=pool.shape[1])
     if labeled.shape[0] == 0:
         raise ValueError("coreset_select needs at least one labeled point (the first "
                          "centre); pick the first batch with RandomSampler.")
@@ -341,63 +339,14 @@ def uncertainty_select(proba, n, *, method="least_confident", device="auto",
     >>> uncertainty_select(np.array([[0.9, 0.1], [0.5, 0.5], [0.7, 0.3]]), 1)
     array([1])
     """
-    device = _device(device, proba)
-    p = _class_proba(proba, "proba", None, device)
+    device = array_device(device, proba)
+    p = check_class_proba(proba, "proba", None, device)
     n = check_n(n, p.shape[0])
     indices, scores = top_n(uncertainty(p, method), n)
     return (indices, scores) if return_scores else indices
 
 
-# -- the shared checks -----------------------------------------------------------------
-
-def _device(device, reference):
-    if device == "auto" and isinstance(reference, torch.Tensor):
-        return reference.device
-    return resolve_device(device)
-
-
-def _tensor(values, name, device):
-    """``values`` as a float64 tensor on ``device``; inputs are never modified."""
-    if isinstance(values, torch.Tensor):
-        return values.detach().to(device=device, dtype=torch.float64)
-    array = np.asarray(values)
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be numeric, got an array of dtype {array.dtype}.")
-    if not array.flags.writeable:  # torch only wraps writeable memory without a warning
-        array = array.copy()
-    return torch.as_tensor(array, dtype=torch.float64, device=device)
-
-
-def _features(values, name, device, *, width=None):
-    h = _tensor(values, name, device)
-    if h.dim() != 2:
-        raise ValueError(f"{name} must be 2-D (n_samples, n_features), got shape "
-                         f"{tuple(h.shape)}.")
-    if width is not None and h.shape[1] != width:
-        raise ValueError(f"{name} has {h.shape[1]} columns but features has {width}: both "
-                         "must be the same representation.")
-    if not bool(torch.isfinite(h).all()):
-        raise ValueError(f"{name} contains NaN or infinity.")
-    return h
-
-
-def _proba(values, name, n_rows, device):
-    """Class probabilities (2-D) or a sigmoid head's positive-class probability (1-D)."""
-    p = _tensor(values, name, device)
-    if p.dim() not in (1, 2) or (n_rows is not None and p.shape[0] != n_rows):
-        raise ValueError(
-            f"{name} has shape {tuple(p.shape)}; it must be ({n_rows or 'n_samples'}, k) "
-            "class probabilities or (n_samples,) positive-class probabilities, one row "
-            "per row of the features.")
-    check_probabilities(torch.stack([1 - p, p], dim=1) if p.dim() == 1 else p, _HINT)
-    return p
-
-
-def _class_proba(values, name, n_rows, device):
-    """Class probabilities, a sigmoid head's as its two classes (as scikit-learn gives)."""
-    p = _proba(values, name, n_rows, device)
-    return torch.stack([1 - p, p], dim=1) if p.dim() == 1 else p
-
+# -- from checked arrays to the kernels' inputs -------------------------------------
 
 def _factors(h, p, gradient=False):
     if gradient:
@@ -412,9 +361,9 @@ def _factors(h, p, gradient=False):
 def _fisher_problem(name, features, proba, labeled_features, labeled_proba, device, n, *,
                     fisher, chunk_size, gradient=False):
     """Checked pool factors, ``Σ_L V_x V_xᵀ`` and ``n_L`` on the chosen device."""
-    device = _device(device, features)
-    h = _features(features, "features", device)
-    p = None if proba is None else _proba(proba, "proba", h.shape[0], device)
+    device = array_device(device, features)
+    h = check_features(features, "features", device)
+    p = None if proba is None else check_proba(proba, "proba", h.shape[0], device)
     n = check_n(n, h.shape[0])
     if labeled_features is None and labeled_proba is not None:
         raise ValueError("labeled_proba was given without labeled_features.")
@@ -429,8 +378,8 @@ def _fisher_problem(name, features, proba, labeled_features, labeled_proba, devi
     labeled, n_labeled = torch.zeros((pool.n_params,) * 2, dtype=torch.float64,
                                      device=device), 0
     if labeled_features is not None:
-        h_lab = _features(labeled_features, "labeled_features", device, width=h.shape[1])
-        p_lab = None if labeled_proba is None else _proba(
+        h_lab = check_features(labeled_features, "labeled_features", device, width=h.shape[1])
+        p_lab = None if labeled_proba is None else check_proba(
             labeled_proba, "labeled_proba", h_lab.shape[0], device)
         if p is not None and p_lab.dim() != p.dim() or (
                 p is not None and p.dim() == 2 and p_lab.shape[1] != p.shape[1]):

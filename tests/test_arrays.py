@@ -134,10 +134,10 @@ def test_uncertainty_select_equals_the_sampler(method):
 
 def test_a_tensor_stays_on_its_device_and_auto_follows_it(monkeypatch):
     seen = []
-    import skbait._arrays as arrays
+    from skbait.utils import _array_checks as checks
 
-    original = arrays._tensor
-    monkeypatch.setattr(arrays, "_tensor", lambda values, name, device: (
+    original = checks.as_tensor
+    monkeypatch.setattr(checks, "as_tensor", lambda values, name, device: (
         seen.append(torch.device(device)) or original(values, name, device)))
     H = torch.randn(20, 3, dtype=torch.float64)
     bait_select(H, torch.softmax(torch.randn(20, 3), 1), 2)
