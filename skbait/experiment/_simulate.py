@@ -1,10 +1,7 @@
 """Pool-based active-learning simulation: one sampler (:func:`simulate`) or several over
 seeds (:func:`compare`)."""
 
-import sys
-import threading
 import time
-from contextlib import contextmanager
 from numbers import Integral
 
 import numpy as np
@@ -16,16 +13,10 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_consistent_length
 
 from ..utils._validation import num_rows
+from ._initial import _check_initial, _check_trainable, _initial_set
+from ._progress import _progress_bar
 from ._results import Results
-
-_SEED_MAX = np.iinfo(np.int32).max
-
-#: How the initial labeled set may be drawn.
-_INITIAL = ("random", "stratified")
-
-#: Held by a run while it has seeded torch's global generator: threads share it, so runs
-#: in threads (joblib's threading backend) take turns instead of mixing their draws.
-_TORCH_RNG_LOCK = threading.RLock()
+from ._seeding import _SEED_MAX, _seed_nested, _seeded_torch
 
 
 def simulate(
@@ -336,112 +327,6 @@ def _loop(sampler, X, y, X_test, y_test, evaluator, reuse, labeled, in_pool, bat
     return Results({k: rows[k] for k in order}, labeled=np.asarray(labeled, dtype=np.intp))
 
 
-def _seed_nested(estimator, seed, top=True):
-    """Set every ``random_state`` parameter of ``estimator`` that is None to ``seed``.
-
-    Nested ones too (``estimator__random_state``, a pipeline step's); the top-level one
-    only when ``top``. Returns ``estimator``, changed in place (pass a clone).
-    """
-    params = estimator.get_params(deep=True)
-    unset = {key: seed for key, value in params.items()
-             if value is None and (key.endswith("__random_state")
-                                   or (top and key == "random_state"))}
-    if unset:
-        estimator.set_params(**unset)
-    return estimator
-
-
-@contextmanager
-def _seeded_torch(seed):
-    """Run the body with torch's global generators seeded by ``seed``, restored after.
-
-    The CPU generator, and those of the CUDA devices when torch sees any; runs in
-    threads hold a lock, so that they neither mix their draws nor restore each other's
-    state.
-    """
-    import torch  # skbait imports it anyway; here so the module itself does not need it
-
-    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
-    with _TORCH_RNG_LOCK, torch.random.fork_rng(devices=devices):
-        torch.random.default_generator.manual_seed(seed)
-        if devices:
-            torch.cuda.manual_seed_all(seed)
-        yield
-
-
-def _initial_set(rng, y, n_initial, initial):
-    """The initial labeled rows, drawn from ``rng`` as ``initial`` says."""
-    n = len(y)
-    if initial == "random":
-        return rng.choice(n, size=n_initial, replace=False)
-    classes, codes = np.unique(y, return_inverse=True)
-    codes = codes.ravel()
-    counts = np.bincount(codes, minlength=len(classes))
-    if n_initial >= len(classes):
-        # one per class, the rest by largest remainders of the share of the rest of
-        # each class (exact integer arithmetic; never more than a class holds)
-        rest, spare = n_initial - len(classes), counts - 1
-        quota, remainder = np.divmod(rest * spare, max(spare.sum(), 1))
-        left = rest - quota.sum()
-        order = np.lexsort((rng.random_sample(len(classes)), -remainder))
-        take = 1 + quota
-        take[order[:left]] += 1
-    else:
-        take = np.zeros(len(classes), dtype=int)
-        take[rng.choice(len(classes), size=n_initial, replace=False, p=counts / n)] = 1
-    picks = [rng.choice(np.flatnonzero(codes == k), size=m, replace=False)
-             for k, m in enumerate(take) if m]
-    return rng.permutation(np.concatenate(picks))
-
-
-def _check_initial(initial, y, evaluators):
-    """Refuse an unknown ``initial``, or ``"stratified"`` where there are no classes."""
-    if not isinstance(initial, str) or initial not in _INITIAL:
-        raise ValueError(f"initial must be 'random' or 'stratified', got {initial!r}.")
-    if initial != "stratified":
-        return
-    for evaluator in evaluators:
-        if not is_classifier(evaluator):
-            raise ValueError(
-                f"initial='stratified' draws by class, but {type(evaluator).__name__} is "
-                "not a classifier; use initial='random'."
-            )
-    if y.ndim != 1:
-        raise ValueError(
-            f"initial='stratified' needs 1-D class labels; y has shape {y.shape}. Use "
-            "initial='random'."
-        )
-
-
-def _check_trainable(y, labeled, evaluator, n_initial, initial, where=None):
-    """Refuse an initial set on which the classifier ``evaluator`` cannot be trained."""
-    if not is_classifier(evaluator) or y.ndim != 1:
-        return
-    found = np.unique(y[np.asarray(labeled, dtype=np.intp)])
-    if len(found) >= 2:
-        return
-    classes = np.unique(y)
-    name = type(evaluator).__name__
-    if len(classes) < 2:
-        raise ValueError(
-            f"y holds a single class ({classes.tolist()}); {name} needs at least two to "
-            "be trained."
-        )
-    fix = ("a larger n_initial" if initial == "stratified" else
-           "initial='stratified' (one label of every class first) or a larger n_initial")
-    raise ValueError(
-        f"The initial labeled set (n_initial={n_initial}, initial={initial!r}"
-        f"{', ' + where if where else ''}) holds only class {found.tolist()} of the "
-        f"{len(classes)} classes in y ({_preview(classes)}), and {name} cannot be "
-        f"trained on a single class. Pass {fix}."
-    )
-
-
-def _preview(values, limit=10):
-    shown = ", ".join(repr(v) for v in values[:limit].tolist())
-    return shown + (", ..." if len(values) > limit else "")
-
-
 def _check_n_jobs(n_jobs):
     if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, Integral)
                                or n_jobs == 0):
@@ -523,31 +408,3 @@ def _take(X, indices):
     if isinstance(X, np.ndarray) or sparse.issparse(X):
         return X[indices]
     return [X[i] for i in indices]
-
-
-class _TextProgress:
-    """Progress on stderr, one line per step, when tqdm is not installed."""
-
-    def __init__(self, total, desc):
-        self.total, self.desc, self.n, self.postfix = total, desc, 0, ""
-
-    def set_postfix_str(self, text):
-        self.postfix = text
-
-    def update(self, n):
-        self.n += n
-        line = f"{self.desc}: {self.n}/{self.total} {self.postfix}".rstrip()
-        print(line, file=sys.stderr, flush=True)
-
-    def close(self):
-        pass
-
-
-def _progress_bar(total, desc, enabled, leave=False):
-    if not enabled:
-        return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return _TextProgress(total, desc)
-    return tqdm(total=total, desc=desc, leave=leave)
