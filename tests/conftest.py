@@ -1,17 +1,4 @@
 import os
 import sys
 
-import pytest
-import torch
-
 sys.path.insert(0, os.path.dirname(__file__))  # tests/reference.py
-
-
-@pytest.fixture(autouse=True)
-def _torch_threads():
-    # The tests' problems are tiny: one thread is as fast, and two threads on a busy
-    # 2-core machine slow small torch calls down 10-30x. The setting is restored after.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
