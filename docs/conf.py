@@ -21,6 +21,14 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 from sphinx_gallery.sorting import ExplicitOrder  # noqa: E402
 
 import skbait  # noqa: E402
+from skbait._heads import supported_models_table  # noqa: E402
+
+# The table of supported models is generated from the code that accepts them;
+# user_guide/models.rst includes it (docs/generated/ is not under version control).
+_GENERATED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "generated")
+os.makedirs(_GENERATED, exist_ok=True)
+with open(os.path.join(_GENERATED, "supported_models.inc"), "w", encoding="utf-8") as _f:
+    _f.write(supported_models_table())
 
 project = "skbait"
 author = "the skbait developers"

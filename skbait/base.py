@@ -185,10 +185,19 @@ class ModelSampler(BaseSampler):
         self.prefit = prefit
         self.device = device
 
+    def _model_needs(self):
+        """What the sampler reads from its model: one of ``skbait._heads.NEEDS``.
+
+        ``"last_layer"`` (``h(x)``, ``p(x)`` and a head with a Fisher information) unless
+        a subclass needs less; :func:`~skbait._heads.head_task` checks the model for it.
+        """
+        return "last_layer"
+
     def _validate_fit_data(self, X, y):
         if self.estimator is None:
             return super()._validate_fit_data(X, y)
-        task = head_task(self.estimator)  # a TypeError naming the supported models
+        # a TypeError naming the supported models, or saying what the model lacks
+        task = head_task(self.estimator, self._model_needs())
         if task not in get_tags(self).sampler_tags.tasks:
             raise TypeError(
                 f"{type(self).__name__} is not defined for {task}; for regression use "
@@ -252,6 +261,8 @@ class ModelSampler(BaseSampler):
             self.estimator_ = copy.deepcopy(self.estimator)
         else:
             self.estimator_ = clone(self.estimator).fit(X, y)
+        if self.estimator_ is not None:  # what it was fitted on (a multiclass SGD...)
+            head_task(self.estimator_, self._model_needs())
         self.device_ = resolve_device(
             self.device, None if self.estimator_ is None else final_step(self.estimator_))
 
@@ -269,7 +280,7 @@ class ModelSampler(BaseSampler):
         tags.target_tags.required = True
         tags.sampler_tags.requires_model = True
         try:
-            tags.sampler_tags.tasks &= {head_task(self.estimator)}
+            tags.sampler_tags.tasks &= {head_task(self.estimator, self._model_needs())}
         except TypeError:
             pass  # a model skbait does not support: fit says so, and names those it does
         return tags

@@ -20,21 +20,17 @@ class CoresetSampler(LastLayerSampler):
     the labeled points and the points chosen so far; ties go to the lowest index. The
     representation is ``X`` itself when ``estimator`` is None (``fit`` then needs no
     ``y``), and otherwise the model's representation ``h(x)``, taken through the same
-    ``embedding`` hook and with the same defaults as every sampler (what precedes a
-    Pipeline's last step; a skorch net's input to its last ``torch.nn.Linear``), without
-    a bias column. A sparse one is made dense if that takes at most 1 GB, and refused
-    otherwise. Distances are computed chunk by chunk, so beyond the representation itself
-    the memory is ``O(n)`` plus one chunk of bounded size.
+    ``embedding`` hook and with the same defaults as every sampler (``X`` for a linear
+    model; an MLP's last hidden layer; for a Pipeline, its last step's on what precedes
+    it; a skorch net's input to its last ``torch.nn.Linear``), without a bias column. A
+    model without one (a random forest) needs a callable ``embedding``. A sparse
+    representation is made dense if that takes at most 1 GB, and refused otherwise.
+    Distances are computed chunk by chunk, so beyond the representation itself the memory
+    is ``O(n)`` plus one chunk of bounded size.
 
     Parameters
     ----------
-    estimator : estimator object or None, default=None
-        None to work on ``X`` directly. Otherwise a model as for the other samplers:
-        a :class:`~sklearn.linear_model.LogisticRegression`, a linear regressor, a skorch
-        net, a :class:`~sklearn.pipeline.Pipeline` ending in one, or a
-        :class:`~sklearn.frozen.FrozenEstimator` wrapping a fitted one. It is cloned and
-        fitted on the labeled set unless ``prefit=True``; the object passed in is never
-        modified.
+    {representation_estimator}
     metric : {{"euclidean", "cosine"}}, default="euclidean"
         Distance between representations; ``"cosine"`` is ``1 − cos(h_i, h_j)`` and
         needs nonzero rows.
@@ -82,6 +78,10 @@ class CoresetSampler(LastLayerSampler):
         super().__init__(estimator, embedding=embedding, prefit=prefit, device=device)
         self.metric = metric
         self.chunk_size = chunk_size
+
+    def _model_needs(self):
+        # a callable embedding computes h(x) from any model; otherwise the model gives it
+        return "model" if callable(self.embedding) else "representation"
 
     def _fit(self, X, y):
         super()._fit(X, y)

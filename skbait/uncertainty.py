@@ -12,11 +12,11 @@ class UncertaintySampler(ModelSampler):
     """Choose the ``n`` points whose predicted class distribution is most uncertain.
 
     Uncertainty is measured on ``p_x = estimator_.predict_proba(x)``; ties go to the
-    lowest index. Defined for classifiers only.
+    lowest index. Defined for classifiers only: any that has ``predict_proba``.
 
     Parameters
     ----------
-    {estimator}
+    {proba_estimator}
     method : {{"least_confident", "margin", "entropy"}}, default="least_confident"
         ``"least_confident"`` scores ``1 − max_c p_c`` (the paper's "Confidence"
         baseline); ``"margin"`` scores ``1 − (p₍₁₎ − p₍₂₎)``, one minus the gap between
@@ -55,6 +55,9 @@ class UncertaintySampler(ModelSampler):
     def __init__(self, estimator, *, method="least_confident", prefit=False, device="auto"):
         super().__init__(estimator, prefit=prefit, device=device)
         self.method = method
+
+    def _model_needs(self):
+        return "proba"  # any classifier with predict_proba
 
     def _select(self, X_pool, n):
         proba = predict_proba(self.estimator_, X_pool)

@@ -2,23 +2,42 @@
 
 import textwrap
 
-from .._heads import SUPPORTED
+from .._heads import REFUSED, SUPPORTED
 from .._kernels._constants import CUDA_REFRESH_EVERY
 
 _SHARED = {
     "estimator": """estimator : estimator object
-        The model whose last layer defines the Fisher information: {supported}. For a
-        Pipeline the representation is ``pipeline[:-1].transform(X)`` fed to the last
-        step; a skorch ``NeuralNetClassifier`` is a softmax over its logits. An intercept
-        or a bias counts as a last-layer parameter (a constant-1 feature). It is cloned
+        The model whose last layer defines the Fisher information: {supported}. The
+        representation is ``X`` for a linear model and the last hidden layer's activations
+        for an MLP; for a Pipeline, the last step's representation of
+        ``pipeline[:-1].transform(X)``; for a search, its ``best_estimator_``'s. A skorch
+        ``NeuralNetClassifier`` is a softmax over its logits. An intercept or a bias counts
+        as a last-layer parameter (a constant-1 feature). {refused} are refused: their
+        probabilities are not those of a last layer. It is cloned
         and fitted on the labeled set unless ``prefit=True``; the object passed in is never
         modified. A skorch net's clone does not keep what the net learned: a module given as
         a class is initialised afresh, one given as an instance is copied in whatever state
         it is in, and the clone is then trained on the labeled set; to use a trained net as
         is, pass ``prefit=True``.""",
+    "proba_estimator": """estimator : estimator object
+        Any scikit-learn classifier with ``predict_proba`` (a random forest, gradient
+        boosting, ``SVC(probability=True)``, ``CalibratedClassifierCV``, an MLP, a search
+        such as ``GridSearchCV``, a Pipeline ending in one, a skorch net...); only its
+        probabilities are read, checked to be probabilities. A classifier without
+        ``predict_proba`` (``SVC()``) or a regressor is refused at ``fit``. It is cloned
+        and fitted on the labeled set unless ``prefit=True``; the object passed in is never
+        modified.""",
+    "representation_estimator": """estimator : estimator object or None, default=None
+        None to work on ``X`` directly. Otherwise a model skbait reads a representation
+        ``h(x)`` from: {supported} (for ``h(x)`` alone, whatever their loss or number of
+        classes); or any classifier or regressor when ``embedding`` is a callable. It is
+        cloned and fitted on the labeled set unless ``prefit=True``; the object passed in
+        is never modified.""",
     "embedding": """embedding : None, str or callable, default=None
         How the representation ``h(x)`` is computed. None: ``X`` itself for a linear
-        model, ``pipeline[:-1].transform(X)`` for a Pipeline, and for a skorch net the input
+        model, the last hidden layer's activations (from ``coefs_`` and ``intercepts_``,
+        plus a constant-1 feature) for a scikit-learn MLP, the last step's representation
+        of ``pipeline[:-1].transform(X)`` for a Pipeline, and for a skorch net the input
         of the last ``torch.nn.Linear`` of ``net.module_`` (in registration order; it must
         be the output layer), captured with a forward hook during one batched eval-mode
         pass on ``net.device``, plus a constant-1 feature when that layer has a bias. A
@@ -54,10 +73,16 @@ _SHARED = {
         intermediates so that memory stays bounded whatever the pool size.""",
 }
 # the supported models are generated from the code that accepts them (skbait._heads)
-_header, _body = _SHARED["estimator"].split("\n", 1)
-_SHARED["estimator"] = _header + "\n" + textwrap.fill(
-    " ".join(_body.replace("{supported}", SUPPORTED).split()), 88,
-    initial_indent=" " * 8, subsequent_indent=" " * 8)
+_GENERATED = {
+    "{supported}": SUPPORTED,
+    "{refused}": REFUSED,
+}
+for _key in ("estimator", "representation_estimator"):
+    _header, _body = _SHARED[_key].split("\n", 1)
+    for _field, _text in _GENERATED.items():
+        _body = _body.replace(_field, _text)
+    _SHARED[_key] = _header + "\n" + textwrap.fill(
+        " ".join(_body.split()), 88, initial_indent=" " * 8, subsequent_indent=" " * 8)
 _SHARED["refresh"] = str(CUDA_REFRESH_EVERY)
 _SHARED["fitted_attributes"] = _SHARED["model_attributes"] + """
     scores_ : ndarray of shape (n,)
