@@ -16,7 +16,8 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._heads import _unwrap, final_step, head_task, is_net, last_layer
+from ._heads import final_step, head_task, is_net, last_layer
+from ._heads._models import _unwrap
 from ._kernels.fisher import binary_factors, rank_one_factors, softmax_factors
 from ._kernels.memory import representation_bytes
 from .utils._device import resolve_device

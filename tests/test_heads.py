@@ -397,7 +397,7 @@ def test_prefit_search():
 
 
 def test_supported_text_and_table_are_generated_from_the_type_lists():
-    from skbait import _heads
+    from skbait._heads import _models as _heads
 
     table = supported_models_table()
     listed = (_heads._CLASSIFIERS + _heads._SGD_CLASSIFIERS + _heads._MLPS
