@@ -9,6 +9,7 @@ from ._fisher import FisherSampler
 from ._kernels._numerics import exact_matmul
 from ._kernels.bait import bait_greedy
 from ._kernels.design import pool_fisher
+from ._kernels.distributed import global_rows
 from ._kernels.memory import trace_state_bytes
 from .utils._docstring import fill_doc
 from .utils._param_validation import Interval, StrOptions
@@ -54,6 +55,7 @@ class BaitSampler(FisherSampler):
         bounded whatever the pool size.
     verbose : int, default=0
         If positive, ``select`` prints the problem size, the device and the time it took.
+    {distributed}
 
     Attributes
     ----------
@@ -94,6 +96,7 @@ class BaitSampler(FisherSampler):
         "backward": ["boolean"],
         "fisher": [StrOptions({"pool", "identity"})],
         "verbose": ["verbose"],
+        "distributed": ["boolean"],
     }
 
     def __init__(
@@ -109,6 +112,7 @@ class BaitSampler(FisherSampler):
         prefit=False,
         chunk_size=None,
         verbose=0,
+        distributed=False,
     ):
         super().__init__(estimator, embedding=embedding, alpha=alpha, prefit=prefit,
                          device=device, chunk_size=chunk_size)
@@ -116,6 +120,7 @@ class BaitSampler(FisherSampler):
         self.backward = backward
         self.fisher = fisher
         self.verbose = verbose
+        self.distributed = distributed
 
     def _memory_need(self, n_rows, d, k):
         _, what = super()._memory_need(n_rows, d, k)
@@ -127,7 +132,7 @@ class BaitSampler(FisherSampler):
     def _select(self, X_pool, n):
         start = time.perf_counter()
         pool, labeled, m0, scaled = self._design(X_pool, n)
-        n_pool = pool.h.shape[0]
+        n_pool = global_rows(pool.h.shape[0])  # the whole pool's, when it is sharded
         n_forward = min(self.oversample * n, n_pool) if self.backward else n
         with exact_matmul():
             if self.fisher == "identity":

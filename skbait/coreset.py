@@ -42,6 +42,7 @@ class CoresetSampler(LastLayerSampler):
     {prefit}
     {device}
     {chunk_size}
+    {distributed}
 
     Attributes
     ----------
@@ -75,13 +76,15 @@ class CoresetSampler(LastLayerSampler):
         "estimator": [HasMethods(["fit"]), None],
         "metric": [StrOptions({"euclidean", "cosine"})],
         "chunk_size": [Interval(Integral, 1, None, closed="left"), None],
+        "distributed": ["boolean"],
     }
 
     def __init__(self, estimator=None, *, metric="euclidean", embedding=None, prefit=False,
-                 device="auto", chunk_size=None):
+                 device="auto", chunk_size=None, distributed=False):
         super().__init__(estimator, embedding=embedding, prefit=prefit, device=device)
         self.metric = metric
         self.chunk_size = chunk_size
+        self.distributed = distributed
 
     def _fit(self, X, y):
         super()._fit(X, y)

@@ -10,6 +10,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._constants import RECOMPUTE_DROP
+from .distributed import local_part, sharded
 from .greedy import greedy
 from .woodbury import TraceState
 
@@ -61,8 +62,8 @@ def bait_greedy(pool, fisher, m0, n_select, n_forward, *, chunk_size=None, refre
         Ties go to the lowest index. A NaN or infinite score raises
         :class:`~skbait.exceptions.DegenerateProblemError`.
     """
-    state = TraceState(pool, m0, fisher, chunk_size=chunk_size, refresh_every=refresh_every,
-                       removals=n_forward > n_select)
+    state = sharded(TraceState(local_part(pool), m0, fisher, chunk_size=chunk_size,
+                               refresh_every=refresh_every, removals=n_forward > n_select))
     start = state.objective()
     result = greedy(state, n_select, n_forward)
     objective = state.objective()

@@ -8,6 +8,7 @@ log det(I + P_x)`` is each candidate's gain. A step costs ``O(n d k² + n k³ + 
 
 import numpy as np
 
+from .distributed import local_part, sharded
 from .greedy import greedy
 from .woodbury import DesignState
 
@@ -32,6 +33,7 @@ def logdet_greedy(pool, m0, n_select, *, chunk_size=None, refresh_every=None):
     gains : ndarray of shape (n_select,)
         ``log det(I + P_x)`` of each row when it was added: the increase of ``log det M``.
     """
-    state = DesignState(pool, m0, chunk_size=chunk_size, refresh_every=refresh_every)
+    state = sharded(DesignState(local_part(pool), m0, chunk_size=chunk_size,
+                                refresh_every=refresh_every))
     result = greedy(state, n_select)
     return result.indices, np.asarray(result.scores, dtype=float)
