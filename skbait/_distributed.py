@@ -46,8 +46,9 @@ def fit(sampler, X, y):
         finally:
             _LOCAL.reset(token)
         template = _first_row(X)
+        fingerprint = _fingerprint(X) + _fingerprint(y)[1:]
     try:
-        _agree_on_fit(sampler, comm)
+        _agree_on_fit(sampler, comm, fingerprint)
     except BaseException:
         _unfit(sampler)
         raise
@@ -92,8 +93,16 @@ def select(sampler, X_pool, n):
     return indices
 
 
-def _agree_on_fit(sampler, comm):
+def _agree_on_fit(sampler, comm, fingerprint):
     """Check the ranks fitted alike; give every rank rank 0's fitted arrays."""
+    prints = comm.exchange(*fingerprint)
+    known = np.isfinite(prints).all(axis=0)
+    spread = np.abs(prints[:, known] - prints[0, known]).max(initial=0.0)
+    if spread > SAME_FIT_RTOL * max(1.0, np.abs(prints[:, known]).max(initial=0.0)):
+        raise _agreed(DistributedError(
+            "The ranks were given different labeled sets (sums of X and y by rank: "
+            f"{prints.tolist()}). Call fit with the same labeled set on every rank."
+        ))
     shared = {name: value for name, value in sorted(vars(sampler).items())
               if name.endswith("_") and not name.startswith("_")
               and isinstance(value, np.ndarray) and value.dtype.kind == "f"}
@@ -123,6 +132,24 @@ def _agree_on_fit(sampler, comm):
         part = reference[start : start + value.size].reshape(value.shape)
         setattr(sampler, name, part.astype(value.dtype, copy=True))
         start += value.size
+
+
+def _fingerprint(X):
+    """``(Σ x, Σ_i i·x_i)`` of a numeric input (NaN for others): equal inputs, equal sums."""
+    try:
+        if X is None:
+            return (0.0, 0.0)
+        if hasattr(X, "tocsr"):  # scipy.sparse
+            rows = np.asarray(X.sum(axis=1), dtype=np.float64).ravel()
+        else:
+            values = np.asarray(X)
+            if values.dtype.kind not in "biuf":
+                return (np.nan, np.nan)
+            values = values.astype(np.float64).reshape(values.shape[0], -1)
+            rows = values.sum(axis=1)
+        return (float(rows.sum()), float(rows @ np.arange(1, rows.shape[0] + 1)))
+    except Exception:  # text, dicts, datasets: not compared
+        return (np.nan, np.nan)
 
 
 def _first_row(X):
