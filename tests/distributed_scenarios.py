@@ -36,6 +36,9 @@ def _data(kind):
     if kind == "regression":
         return X[:30], X[:30, 0] + 0.1 * rng.normal(size=30), X[30:]
     y = (X[:, 0] + X[:, 1] > 0).astype(int) + (X[:, 2] > 0.8)
+    if kind == "stressed":  # huge binary features, tiny alpha: BAIT recomputes its state
+        y = (X[:, 0] + X[:, 1] > 0).astype(int)
+        return X[:30] * 1e4, y[:30], X[30:] * 1e4
     if kind == "duplicates":  # every pool row twice: its copy is on the other shard
         return X[:30], y[:30], np.vstack([X[30:115], X[30:115]])
     return X[:30], y[:30], X[30:]
@@ -47,6 +50,8 @@ def _sampler(name, distributed):
         "bait": lambda: skbait.BaitSampler(LogisticRegression(), **model),
         "bait_forward": lambda: skbait.BaitSampler(LogisticRegression(), backward=False,
                                                    fisher="identity", **model),
+        "bait_stressed": lambda: skbait.BaitSampler(LogisticRegression(), alpha=1e-4,
+                                                    **model),
         "bait_ridge": lambda: skbait.BaitSampler(Ridge(), **model),
         "logdet": lambda: skbait.DeterminantalSampler(LogisticRegression(), **model),
         "logdet_gradient": lambda: skbait.DeterminantalSampler(
@@ -76,6 +81,7 @@ for _name in ["bait", "logdet", "badge", "coreset", "uncertainty", "random"]:
 EQUAL["bait_ties"] = ("bait", "duplicates", 85, N)
 EQUAL["logdet_ties"] = ("logdet", "duplicates", 85, N)
 EQUAL["bait_forward_uneven"] = ("bait_forward", "classification", 40, N)
+EQUAL["bait_stressed_uneven"] = ("bait_stressed", "stressed", 60, N)
 EQUAL["bait_ridge_uneven"] = ("bait_ridge", "regression", 100, N)
 EQUAL["logdet_gradient_uneven"] = ("logdet_gradient", "classification", 120, N)
 EQUAL["coreset_model_uneven"] = ("coreset_model", "regression", 60, N)
