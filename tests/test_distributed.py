@@ -8,7 +8,6 @@ every rank raise (and leave the sampler usable) rather than hang.
 """
 
 import datetime
-import time
 
 import numpy as np
 import pytest
@@ -31,24 +30,17 @@ FISHER = ("bait", "logdet")
 
 @pytest.fixture(scope="module")
 def job(tmp_path_factory):
-    start = time.perf_counter()
-    ranks = scenarios.run_job(tmp_path_factory.mktemp("ranks"), NAMES)
-    return ranks, time.perf_counter() - start
+    # spawned once: about 15 s for every scenario on 2 cores (a hung rank fails it at 150 s)
+    return scenarios.run_job(tmp_path_factory.mktemp("ranks"), NAMES)
 
 
 def _both(job, name):
-    ranks, _ = job
-    return [rank[name] for rank in ranks]
+    return [rank[name] for rank in job]
 
 
 def _ok(outcome):
     assert outcome["ok"], outcome.get("traceback")
     return outcome
-
-
-def test_the_job_is_quick(job):
-    # spawning two ranks and running every scenario stays well inside the suite's budget
-    assert job[1] < 60
 
 
 @pytest.mark.parametrize("name", list(scenarios.EQUAL))
