@@ -99,6 +99,7 @@ class Communicator:
         self.device = (torch.device("cuda", torch.cuda.current_device())
                        if backend == "nccl" else torch.device("cpu"))
         self.sizes = None
+        self.ends = None
         self.offset = 0
         self.n_local = None
         self.n_total = None
