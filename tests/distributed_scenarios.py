@@ -23,7 +23,8 @@ import torch
 from sklearn.linear_model import LogisticRegression, Ridge
 
 import skbait
-from skbait._kernels import kcenter, woodbury
+from skbait import random as random_module
+from skbait._kernels import kcenter, sharded, woodbury
 
 WORLD_SIZE = 2
 GROUP_TIMEOUT_S = 20  # a collective that waits longer raises: no test hangs for ever
@@ -87,17 +88,37 @@ EQUAL["logdet_gradient_uneven"] = ("logdet_gradient", "classification", 120, N)
 EQUAL["coreset_model_uneven"] = ("coreset_model", "regression", 60, N)
 EQUAL["badge_whole_pool"] = ("badge", "classification", 100, 170)  # to the uniform draws
 
+#: where a simulated crash strikes on one rank: (owner, attribute, on which call)
+CRASHES = {
+    "update": (woodbury.CandidateRows, "update", 3),  # BAIT, log-det: mid-greedy
+    "kcenter": (kcenter.KCenterState, "add", 3),  # Coreset: mid-greedy
+    "check": (sharded, "check_finite", 1),  # BADGE, uncertainty: in their sharded kernel
+    "draw": (random_module, "check_random_state", 1),  # Random: at its draw
+}
+
 #: name: (sampler, size of rank 0's shard, n, what goes wrong, on which rank)
 FAILURES = {
-    "nan_in_one_shard": ("bait", 85, N, "nan", 1),
-    "out_of_memory_on_one_rank": ("bait", 85, N, "memory", 1),
-    "fails_mid_greedy": ("bait", 85, N, "mid_greedy", 1),
-    "coreset_fails_mid_greedy": ("coreset", 85, N, "mid_greedy", 0),
+    "bait_bad_shard": ("bait", 85, N, "nan", 1),
+    "logdet_bad_shard": ("logdet", 85, N, "nan", 0),
+    "badge_bad_shard": ("badge", 3, N, "nan", 0),
+    "coreset_bad_shard": ("coreset", 85, N, "nan", 1),
+    "uncertainty_bad_shard": ("uncertainty", 85, N, "nan", 1),
+    "random_bad_shard": ("random", 85, N, "unsized", 0),
+    "bait_out_of_memory": ("bait", 85, N, "memory", 1),
+    "bait_crash": ("bait", 85, N, "update", 1),
+    "logdet_crash": ("logdet", 85, N, "update", 0),
+    "coreset_crash": ("coreset", 85, N, "kcenter", 0),
+    "badge_crash": ("badge", 85, N, "check", 1),
+    "uncertainty_crash": ("uncertainty", 0, N, "check", 1),
+    "random_crash": ("random", 85, N, "draw", 1),
     "fit_fails_on_one_rank": ("logdet", 85, N, "fit_nan", 0),
     "different_labeled_sets": ("badge", 85, N, "other_labels", 1),
     "n_larger_than_the_pool": ("uncertainty", 85, 171, None, None),
     "different_n": ("random", 85, N, "other_n", 1),
 }
+#: what the failing rank itself raises
+OWN_ERROR = {"nan": "ValueError", "unsized": "TypeError", "memory": "MemoryError",
+             **{crash: "RuntimeError" for crash in CRASHES}}
 
 
 def reference(name):
@@ -138,21 +159,23 @@ def _failure(rank, name):
     if what == "other_labels" and here:
         X_lab, y_lab = X_lab[::-1] * 2, y_lab[::-1]
     if what == "nan" and here:
-        shard[5, 2] = np.nan
+        shard[1, 2] = np.nan
+    if what == "unsized" and here:
+        shard = object()
     if what == "other_n" and here:
         n += 1
     sampler = _sampler(sampler_name, True)
     result = {}
     try:
         sampler.fit(X_lab, y_lab)
-        with _fault(what if here else None, sampler_name):
+        with _fault(what if here else None):
             indices = sampler.select(shard, n)
         result = _outcome(sampler, indices)
     except Exception as exc:
         result = _error(exc)
     result["fitted"] = hasattr(sampler, "n_labeled_")
     result["attributes"] = sorted(k for k in vars(sampler) if k.endswith("_"))
-    if result["fitted"] and what in ("memory", "mid_greedy", "nan"):
+    if result["fitted"] and what in OWN_ERROR:
         # the sampler is left as it was: a second call on good input gives the batch
         clean = X_pool[:split] if rank == 0 else X_pool[split:]
         result["second"] = _outcome(sampler, sampler.select(clean, n))
@@ -162,33 +185,33 @@ def _failure(rank, name):
 class _fault:
     """Make this rank fail in the middle of its work: out of memory, or a crash."""
 
-    def __init__(self, what, sampler_name):
+    def __init__(self, what):
         self.what = what
-        # the greedy step a crash interrupts: a BAIT update, or a k-center one
-        self.target = ((kcenter.KCenterState, "add") if sampler_name == "coreset"
-                       else (woodbury.CandidateRows, "update"))
+        self.saved = None
 
     def __enter__(self):
         if self.what == "memory":
             os.environ["SKBAIT_MEMORY_LIMIT"] = "1000"
-        elif self.what == "mid_greedy":
+        elif self.what in CRASHES:
+            owner, name, when = CRASHES[self.what]
+            original = getattr(owner, name)
             calls = {"n": 0}
 
             def crash(*args, **kwargs):
                 calls["n"] += 1
-                if calls["n"] == 3:
-                    raise RuntimeError("simulated crash in the third update")
-                return self.saved[1](*args, **kwargs)
+                if calls["n"] == when:
+                    raise RuntimeError(f"simulated crash in call {when} of {name}")
+                return original(*args, **kwargs)
 
-            self.saved = (self.target, getattr(*self.target))
-            setattr(*self.target, crash)
+            self.saved = (owner, name, original)
+            setattr(owner, name, crash)
         return self
 
     def __exit__(self, *exc):
         if self.what == "memory":
             del os.environ["SKBAIT_MEMORY_LIMIT"]
-        elif self.what == "mid_greedy":
-            setattr(*self.saved[0], self.saved[1])
+        elif self.saved is not None:
+            setattr(*self.saved)
         return False
 
 

@@ -82,19 +82,28 @@ def _failed(outcome, error, *fragments):
         assert fragment in outcome["message"]
 
 
-@pytest.mark.parametrize("name", ["nan_in_one_shard", "out_of_memory_on_one_rank",
-                                  "fails_mid_greedy", "coreset_fails_mid_greedy"])
+ONE_RANK_FAILS = [name for name, case in scenarios.FAILURES.items()
+                  if case[3] in scenarios.OWN_ERROR]
+
+
+def test_every_sampler_is_made_to_fail():
+    failing = {scenarios.FAILURES[name][0] for name in ONE_RANK_FAILS}
+    assert failing == {"bait", "logdet", "badge", "coreset", "uncertainty", "random"}
+
+
+@pytest.mark.parametrize("name", ONE_RANK_FAILS)
 def test_a_failing_rank_makes_every_rank_raise(job, name):
     _, _, _, what, where = scenarios.FAILURES[name]
-    own = {"nan": "ValueError", "memory": "MemoryError", "mid_greedy": "RuntimeError"}[what]
+    own = scenarios.OWN_ERROR[what]
     outcomes = _both(job, name)
     _failed(outcomes[where], own)
     _failed(outcomes[1 - where], "DistributedError", f"rank {where} of 2 failed", own)
     # and every sampler is left as it was: the next select on good input works
     for outcome in outcomes:
+        assert outcome["second"]["ok"]
         np.testing.assert_array_equal(outcome["second"]["indices"],
                                       outcomes[0]["second"]["indices"])
-        assert "objective_" not in outcome["attributes"]
+        assert "scores_" not in outcome["attributes"]
 
 
 def test_a_fit_failing_on_one_rank_leaves_every_rank_unfitted(job):
