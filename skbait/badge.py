@@ -27,6 +27,7 @@ class BadgeSampler(LastLayerSampler):
     {random_state}
     {prefit}
     {device}
+    {distributed}
 
     Attributes
     ----------
@@ -61,12 +62,14 @@ class BadgeSampler(LastLayerSampler):
     _parameter_constraints: dict = {
         **LastLayerSampler._parameter_constraints,
         "random_state": ["random_state"],
+        "distributed": ["boolean"],
     }
 
     def __init__(self, estimator, *, embedding=None, random_state=None, prefit=False,
-                 device="auto"):
+                 device="auto", distributed=False):
         super().__init__(estimator, embedding=embedding, prefit=prefit, device=device)
         self.random_state = random_state
+        self.distributed = distributed
 
     def _select(self, X_pool, n):
         layer = self._last_layer(X_pool)

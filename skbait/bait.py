@@ -50,6 +50,7 @@ class BaitSampler(FisherSampler):
         bounded whatever the pool size.
     verbose : int, default=0
         If positive, ``select`` prints the problem size, the device and the time it took.
+    {distributed}
 
     Attributes
     ----------
@@ -90,6 +91,7 @@ class BaitSampler(FisherSampler):
         "backward": ["boolean"],
         "fisher": [StrOptions({"pool", "identity"})],
         "verbose": ["verbose"],
+        "distributed": ["boolean"],
     }
 
     def __init__(
@@ -105,6 +107,7 @@ class BaitSampler(FisherSampler):
         prefit=False,
         chunk_size=None,
         verbose=0,
+        distributed=False,
     ):
         super().__init__(estimator, embedding=embedding, alpha=alpha, prefit=prefit,
                          device=device, chunk_size=chunk_size)
@@ -112,6 +115,7 @@ class BaitSampler(FisherSampler):
         self.backward = backward
         self.fisher = fisher
         self.verbose = verbose
+        self.distributed = distributed
 
     def _memory_need(self, n_rows, d, k):
         _, what = super()._memory_need(n_rows, d, k)

@@ -16,6 +16,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from . import _distributed
 from ._heads import final_step, head_task, is_net, last_layer
 from ._heads._models import _unwrap
 from ._kernels.fisher import binary_factors, rank_one_factors, softmax_factors
@@ -76,6 +77,8 @@ class BaseSampler(BaseEstimator):
         self : object
             The fitted sampler.
         """
+        if _distributed.wants(self):  # distributed=True: skbait/_distributed.py
+            return _distributed.fit(self, X, y)
         try:
             self._validate_params()
             X, y = self._validate_fit_data(X, y)
@@ -104,8 +107,11 @@ class BaseSampler(BaseEstimator):
         Returns
         -------
         indices : ndarray of shape (n,), dtype=np.intp
-            Distinct row indices into ``X_pool``, in the order they were chosen.
+            Distinct row indices into ``X_pool``, in the order they were chosen (with
+            ``distributed=True``: into the concatenation of every rank's ``X_pool``).
         """
+        if _distributed.wants(self):  # distributed=True: skbait/_distributed.py
+            return _distributed.select(self, X_pool, n)
         check_is_fitted(self)
         X_pool = self._validate_pool(X_pool)
         n = check_n(n, num_rows(X_pool))

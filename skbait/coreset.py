@@ -38,6 +38,7 @@ class CoresetSampler(LastLayerSampler):
     {prefit}
     {device}
     {chunk_size}
+    {distributed}
 
     Attributes
     ----------
@@ -71,13 +72,15 @@ class CoresetSampler(LastLayerSampler):
         "estimator": [HasMethods(["fit"]), None],
         "metric": [StrOptions({"euclidean", "cosine"})],
         "chunk_size": [Interval(Integral, 1, None, closed="left"), None],
+        "distributed": ["boolean"],
     }
 
     def __init__(self, estimator=None, *, metric="euclidean", embedding=None, prefit=False,
-                 device="auto", chunk_size=None):
+                 device="auto", chunk_size=None, distributed=False):
         super().__init__(estimator, embedding=embedding, prefit=prefit, device=device)
         self.metric = metric
         self.chunk_size = chunk_size
+        self.distributed = distributed
 
     def _model_needs(self):
         # a callable embedding computes h(x) from any model; otherwise the model gives it

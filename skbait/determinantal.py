@@ -32,6 +32,7 @@ class DeterminantalSampler(FisherSampler):
     {prefit}
     {device}
     {chunk_size}
+    {distributed}
 
     Attributes
     ----------
@@ -65,13 +66,15 @@ class DeterminantalSampler(FisherSampler):
     _parameter_constraints: dict = {
         **FisherSampler._parameter_constraints,
         "factor": [StrOptions({"fisher", "gradient"})],
+        "distributed": ["boolean"],
     }
 
     def __init__(self, estimator, *, embedding=None, factor="fisher", alpha=1.0,
-                 prefit=False, device="auto", chunk_size=None):
+                 prefit=False, device="auto", chunk_size=None, distributed=False):
         super().__init__(estimator, embedding=embedding, alpha=alpha, prefit=prefit,
                          device=device, chunk_size=chunk_size)
         self.factor = factor
+        self.distributed = distributed
 
     def _validate_fit_data(self, X, y):
         # before the generic refusal of a task the tags exclude: this one says why

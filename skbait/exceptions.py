@@ -1,6 +1,6 @@
 """Exceptions skbait raises beyond the built-in ones."""
 
-__all__ = ["DegenerateProblemError"]
+__all__ = ["DegenerateProblemError", "DistributedError"]
 
 
 class DegenerateProblemError(FloatingPointError):
@@ -37,3 +37,35 @@ class DegenerateProblemError(FloatingPointError):
     def __init__(self, what):
         super().__init__(f"{what} {self.ADVICE}")
         self.what = what
+
+
+class DistributedError(RuntimeError):
+    """Another rank of a distributed selection failed, or the ranks could not talk.
+
+    With ``distributed=True``, a rank whose own work fails (bad input on its shard, out
+    of memory, a numerically degenerate shard) raises that error; every other rank raises
+    this one at its next exchange with the others, naming the rank and its error, so
+    that no rank waits for ever. It is also raised when a collective itself fails (a rank
+    died, the process group's timeout expired) and when the ranks disagree on what must be
+    the same everywhere (the labeled set, ``n``).
+
+    Parameters
+    ----------
+    what : str
+        What went wrong, in a sentence.
+    failures : dict of int to str, default=None
+        For each rank that failed, its error (``"ValueError: ..."``).
+
+    Examples
+    --------
+    >>> from skbait.exceptions import DistributedError
+    >>> raise DistributedError("rank 1 of 2 failed.", {1: "ValueError: NaN in X_pool"})
+    Traceback (most recent call last):
+    ...
+    skbait.exceptions.DistributedError: rank 1 of 2 failed.
+    """
+
+    def __init__(self, what, failures=None):
+        super().__init__(what)
+        self.what = what
+        self.failures = dict(failures or {})

@@ -4,6 +4,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_consistent_length, validate_data
 
+from ._kernels.distributed import global_rows
 from .base import BaseSampler
 from .utils._docstring import fill_doc
 from .utils._validation import num_rows
@@ -21,6 +22,7 @@ class RandomSampler(BaseSampler):
     Parameters
     ----------
     {random_state}
+    {distributed}
 
     Attributes
     ----------
@@ -43,10 +45,11 @@ class RandomSampler(BaseSampler):
     4
     """
 
-    _parameter_constraints: dict = {"random_state": ["random_state"]}
+    _parameter_constraints: dict = {"random_state": ["random_state"], "distributed": ["boolean"]}
 
-    def __init__(self, *, random_state=None):
+    def __init__(self, *, random_state=None, distributed=False):
         self.random_state = random_state
+        self.distributed = distributed
 
     def _validate_fit_data(self, X, y):
         _check_sized(X, "X")
@@ -60,7 +63,8 @@ class RandomSampler(BaseSampler):
         return X_pool
 
     def _select(self, X_pool, n):
-        keys = check_random_state(self.random_state).uniform(size=num_rows(X_pool))
+        # sharded: every rank draws the keys of the whole pool alike
+        keys = check_random_state(self.random_state).uniform(size=global_rows(num_rows(X_pool)))
         order = np.argsort(-keys, kind="stable")[:n]
         return order, keys[order]
 

@@ -23,6 +23,7 @@ class UncertaintySampler(ModelSampler):
         the two most probable classes; ``"entropy"`` scores ``−Σ_c p_c log p_c``.
     {prefit}
     {device}
+    {distributed}
 
     Attributes
     ----------
@@ -50,11 +51,14 @@ class UncertaintySampler(ModelSampler):
     _parameter_constraints: dict = {
         **ModelSampler._parameter_constraints,
         "method": [StrOptions({"least_confident", "margin", "entropy"})],
+        "distributed": ["boolean"],
     }
 
-    def __init__(self, estimator, *, method="least_confident", prefit=False, device="auto"):
+    def __init__(self, estimator, *, method="least_confident", prefit=False, device="auto",
+                 distributed=False):
         super().__init__(estimator, prefit=prefit, device=device)
         self.method = method
+        self.distributed = distributed
 
     def _model_needs(self):
         return "proba"  # any classifier with predict_proba

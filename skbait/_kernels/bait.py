@@ -13,6 +13,7 @@ import torch
 from ._constants import RECOMPUTE_DROP
 from ._numerics import exact_matmul
 from .design import check_same_layer, pool_fisher, reference_start, refresh_interval
+from .distributed import global_rows, local_part, sharded
 from .greedy import greedy
 from .woodbury import TraceState
 
@@ -64,8 +65,8 @@ def bait_greedy(pool, fisher, m0, n_select, n_forward, *, chunk_size=None, refre
         Ties go to the lowest index. A NaN or infinite score raises
         :class:`~skbait.exceptions.DegenerateProblemError`.
     """
-    state = TraceState(pool, m0, fisher, chunk_size=chunk_size, refresh_every=refresh_every,
-                       removals=n_forward > n_select)
+    state = sharded(TraceState(local_part(pool), m0, fisher, chunk_size=chunk_size,
+                               refresh_every=refresh_every, removals=n_forward > n_select))
     start = state.objective()
     result = greedy(state, n_select, n_forward)
     objective = state.objective()
@@ -96,7 +97,7 @@ def bait_select_factors(pool, labeled_sum, n_labeled, n_select, *, alpha=1.0, ov
     """
     check_same_layer(pool, labeled_sum)
     m0, weight = reference_start(labeled_sum, n_labeled, n_select, alpha)
-    n_pool = pool.h.shape[0]
+    n_pool = global_rows(pool.h.shape[0])  # the whole pool's, when it is sharded
     n_forward = min(oversample * n_select, n_pool) if backward else n_select
     with exact_matmul():
         if fisher == "identity":

@@ -8,6 +8,7 @@ each pick adds ``n/(n_L + n) · I(x)`` to ``M``, and the pool Fisher
 import torch
 
 from ._constants import CUDA_REFRESH_EVERY
+from .distributed import global_rows, local_part, reduce_sum
 from .fisher import fisher_sum
 
 
@@ -35,9 +36,14 @@ def reference_start(labeled_sum, n_labeled, n_select, alpha):
 
 
 def pool_fisher(labeled_sum, pool, n_labeled, *, chunk_size=None):
-    """``F``: the mean pointwise Fisher over the labeled set and the pool ``Factors``."""
-    return (labeled_sum + fisher_sum(pool, chunk_size=chunk_size)) / (
-        n_labeled + pool.h.shape[0]
+    """``F``: the mean pointwise Fisher over the labeled set and the pool ``Factors``.
+
+    On a shard of the pool (:mod:`skbait._kernels.distributed`) the sum runs over every
+    shard.
+    """
+    pool = local_part(pool)
+    return (labeled_sum + reduce_sum(fisher_sum(pool, chunk_size=chunk_size))) / (
+        n_labeled + global_rows(pool.h.shape[0])
     )
 
 

@@ -4,7 +4,9 @@ then, for BAIT, remove the chosen points whose removal costs least.
 The loop knows nothing of what it optimises. A state answers five questions (what the
 candidates score, add one, whether its scores are stale, and for a backward pass what
 removing each chosen point costs, remove one); BAIT's, log-det's and k-center's states
-answer them, and so will a fused or a sharded state, without the loop changing.
+answer them, and so will a fused or a sharded state, without the loop changing. Which
+candidate is best is also the state's to say (:meth:`GreedyState.best`): a sharded state
+(:class:`~skbait._kernels.distributed.ShardedState`) reduces it across ranks.
 """
 
 from typing import NamedTuple
@@ -33,8 +35,32 @@ class GreedyState:
         """Score of every candidate (larger is better), a tensor of shape (n,)."""
         raise NotImplementedError
 
-    def add(self, index, *, last=False):
-        """Add candidate ``index``; return the new :meth:`gains` (None when ``last``)."""
+    def add(self, index, *, last=False, packed=None):
+        """Add candidate ``index``; return the new :meth:`gains` (None when ``last``).
+
+        ``packed`` is the candidate as :meth:`pack` gave it on the shard that holds it,
+        for a state that holds another shard of the pool (sharded selection).
+        """
+        raise NotImplementedError
+
+    def best(self, scores, valid):
+        """``(index, value)`` of the best valid score; ties to the lowest index.
+
+        A sharded state (:mod:`skbait._kernels.distributed`) reduces it across ranks and
+        returns a global index.
+        """
+        return checked_argmax(scores, valid, self.score_name)
+
+    def local_row(self, index):
+        """The row of :meth:`gains` that candidate ``index`` is (None: another shard's)."""
+        return index
+
+    def pack(self, row):
+        """What another shard needs to add pool row ``row``: one flat tensor."""
+        raise NotImplementedError
+
+    def pack_size(self):
+        """Length of what :meth:`pack` returns."""
         raise NotImplementedError
 
     def stale(self, best):
@@ -97,13 +123,15 @@ def greedy(state, n_select, n_forward=None):
     order, gains = [], []
     scores = state.gains()
     for step in range(n_forward):
-        j, gain = checked_argmax(scores, ~chosen, state.score_name)
+        j, gain = state.best(scores, ~chosen)
         while state.stale(gain):
             scores = state.refresh()
-            j, gain = checked_argmax(scores, ~chosen, state.score_name)
+            j, gain = state.best(scores, ~chosen)
         order.append(j)
         gains.append(gain)
-        chosen[j] = True
+        row = state.local_row(j)
+        if row is not None:
+            chosen[row] = True
         scores = state.add(j, last=step + 1 == n_forward)
     kept = dict(zip(order, gains))
     losses = []

@@ -5,6 +5,7 @@ import torch
 
 from ._constants import LABELED_BLOCK
 from ._numerics import chunk_rows, duplicate_groups
+from .distributed import local_part, sharded
 from .greedy import GreedyState, greedy
 
 
@@ -45,15 +46,21 @@ class KCenterState(GreedyState):
     def gains(self):
         return self.nearest if self.inverse is None else self.nearest[self.inverse]
 
-    def add(self, index, *, last=False):
+    def add(self, index, *, last=False, packed=None):
         if last:
             return None
-        centre = self.pool[index]
+        centre = self.pool[index] if packed is None else packed
         for start in range(0, self.rows.shape[0], self.step):
             rows = slice(start, start + self.step)
             sq = (self.rows[rows] - centre).square_().sum(dim=1)
             torch.minimum(self.nearest[rows], sq, out=self.nearest[rows])
         return self.gains()
+
+    def pack(self, row):
+        return self.pool[row]
+
+    def pack_size(self):
+        return self.pool.shape[1]
 
 
 def kcenter_greedy(pool, labeled, n_select, *, chunk_size=None):
@@ -81,7 +88,8 @@ def kcenter_greedy(pool, labeled, n_select, *, chunk_size=None):
     sq_distances : ndarray of shape (n_select,)
         Squared distance of each chosen row to its nearest centre when it was chosen.
     """
-    result = greedy(KCenterState(pool, labeled, chunk_size=chunk_size), n_select)
+    state = sharded(KCenterState(local_part(pool), labeled, chunk_size=chunk_size))
+    result = greedy(state, n_select)
     return result.indices, np.asarray(result.scores, dtype=float)
 
 

@@ -11,6 +11,7 @@ import torch
 
 from ._constants import ROUNDING_ULPS
 from ._numerics import check_finite
+from .distributed import active, local_part
 
 
 def kmeanspp_seeding(a, h, n_select, random_state):
@@ -40,6 +41,10 @@ def kmeanspp_seeding(a, h, n_select, random_state):
     sq_distances : ndarray of shape (n_select,)
         ``D²`` of each centre when it was chosen; for the first, its squared norm.
     """
+    if active() is not None:  # a shard of the pool (skbait._kernels.distributed)
+        from .sharded import sharded_seeding
+        return sharded_seeding(active(), local_part(a), local_part(h), n_select,
+                               random_state)
     n = h.shape[0]
     sq_a = (a * a).sum(dim=1)
     sq_h = (h * h).sum(dim=1)

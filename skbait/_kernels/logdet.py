@@ -11,6 +11,7 @@ import torch
 
 from ._numerics import exact_matmul
 from .design import check_same_layer, reference_start, refresh_interval
+from .distributed import local_part, sharded
 from .greedy import greedy
 from .woodbury import DesignState
 
@@ -35,7 +36,8 @@ def logdet_greedy(pool, m0, n_select, *, chunk_size=None, refresh_every=None):
     gains : ndarray of shape (n_select,)
         ``log det(I + P_x)`` of each row when it was added: the increase of ``log det M``.
     """
-    state = DesignState(pool, m0, chunk_size=chunk_size, refresh_every=refresh_every)
+    state = sharded(DesignState(local_part(pool), m0, chunk_size=chunk_size,
+                                refresh_every=refresh_every))
     result = greedy(state, n_select)
     return result.indices, np.asarray(result.scores, dtype=float)
 

@@ -4,6 +4,7 @@ import numpy as np
 import torch
 
 from ._numerics import check_finite
+from .distributed import active, local_part
 
 
 def uncertainty(proba, method):
@@ -40,6 +41,9 @@ def top_n(scores, n_select):
     indices : ndarray of shape (n_select,), dtype=np.intp
     scores : ndarray of shape (n_select,)
     """
+    if active() is not None:  # a shard of the pool (skbait._kernels.distributed)
+        from .sharded import sharded_top_n
+        return sharded_top_n(active(), local_part(scores), n_select)
     check_finite(scores, torch.ones_like(scores, dtype=torch.bool), "Uncertainty")
     order = torch.sort(scores, descending=True, stable=True).indices[:n_select]
     return order.cpu().numpy().astype(np.intp), scores[order].cpu().numpy()

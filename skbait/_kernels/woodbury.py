@@ -177,21 +177,22 @@ class DesignState(GreedyState):
         """Score of every candidate: ``log det(I + P_x)`` (or BAIT's trace decrease)."""
         return self.rows.scores(self._score)
 
-    def add(self, index, *, last=False):
+    def add(self, index, *, last=False, packed=None):
         """Add candidate ``index`` to ``M``; return the new :meth:`gains` unless ``last``.
 
         With ``last=True`` only ``M⁻¹`` and the member state follow: the candidates'
-        blocks are not needed any more.
+        blocks are not needed any more. With ``packed`` (what :meth:`pack` gave on the
+        shard holding the candidate), ``index`` is a global index, not a row of ``pool``.
         """
-        factor = self.pool.dense(index)  # U: D × k
+        row, block = self._candidate(index, packed)
+        factor = row.dense(0)  # U: D × k
         r = self.minv @ factor
         # M⁻¹ ← M⁻¹ − R A⁻¹ Rᵀ with A = I + UᵀR: write A⁻¹ = G Gᵀ and R' = R G
         r = r @ cholesky_of_inverse(factor.T @ r + self.eye)
-        entry = self._member_entry(index) if self.removals else None
+        entry = self._member_entry(block) if self.removals else None
         gains = self._update(r, +1, score=None if last else self._score)
         self.members.append(index)
-        self.member_factors = _cat_factors(self.member_factors, self.pool.rows(
-            slice(index, index + 1)))
+        self.member_factors = _cat_factors(self.member_factors, row)
         if entry is not None:
             self._append_member(entry)
         self._update_minv(r, factor, +1)
@@ -199,8 +200,8 @@ class DesignState(GreedyState):
 
     def remove(self, index, *, cost=None):
         """Remove member ``index`` from ``M`` (the candidates' blocks are not updated)."""
-        factor = self.pool.dense(index)
         pos = self.members.index(index)
+        factor = self.member_factors.dense(pos)
         # −A⁻¹ = (I − UᵀM⁻¹U)⁻¹ = I + P̂: from the member state, not from a cancellation
         r = (self.minv @ factor) @ checked_cholesky(self.eye + self.p_hat[pos])
         keep = [i for i in range(len(self.members)) if i != pos]
@@ -210,6 +211,27 @@ class DesignState(GreedyState):
         self._keep_members(keep)
         self._update(r, -1, score=None)
         self._update_minv(r, factor, -1)
+
+    def pack(self, row):
+        """Pool row ``row`` for another shard: its ``h, s, u`` and, with removals, its
+        blocks (the member state starts from them), flat."""
+        parts = [self.pool.h[row], self.pool.s[row], self.pool.u[row]]
+        if self.removals:
+            parts.append(self.rows.row(row).reshape(-1))
+        return torch.cat(parts)
+
+    def pack_size(self):
+        d = self.pool.h.shape[1]
+        return d + 2 * self.k + (self.n_matrices * self.k**2 if self.removals else 0)
+
+    def _candidate(self, index, packed):
+        """``(factors, blocks)`` of the candidate being added: one row, and its blocks."""
+        if packed is None:
+            block = self.rows.row(index) if self.removals else None
+            return self.pool.rows(slice(index, index + 1)), block
+        d, k = self.pool.h.shape[1], self.k
+        row = Factors(packed[None, :d], packed[None, d : d + k], packed[None, d + k : d + 2 * k])
+        return row, packed[d + 2 * k :].view(k, -1) if self.removals else None
 
     # -- the global part --------------------------------------------------------------
     def recompute(self):
@@ -257,9 +279,10 @@ class DesignState(GreedyState):
                 self.minv = spd_inverse(self.m)
 
     # -- the members (what removals are scored from) -------------------------------------
-    def _member_entry(self, index):
-        """The new member's state: its ``P_x`` just before it is added (``P̂_x``)."""
-        return self.rows.row(index)[:, : self.k].clone()
+    def _member_entry(self, block):
+        """The new member's state from its blocks: ``P_x`` just before it is added
+        (``P̂_x``)."""
+        return block[:, : self.k].clone()
 
     def _append_member(self, entry):
         self.p_hat = torch.cat([self.p_hat, entry[None]])
@@ -336,16 +359,19 @@ class TraceState(DesignState):
         """Members (ascending) and the increase of ``tr(M⁻¹F)`` if each were removed.
 
         Copies of one candidate get one cost (that of the first of them), since
-        their costs are equal and a tie must not be decided by rounding.
+        their costs are equal and a tie must not be decided by rounding. Copies are
+        found among the members' factors, so that a sharded state, whose members come
+        from every shard, finds them too.
         """
         order = sorted(range(len(self.members)), key=self.members.__getitem__)
         rows = torch.tensor([self.members[i] for i in order], device=self.device,
                             dtype=torch.long)
-        if self.rows.inverse is not None:
-            first = {}
-            order = [first.setdefault(int(self.rows.inverse[self.members[i]]), i)
-                     for i in order]
         pos = torch.tensor(order, device=self.device, dtype=torch.long)
+        groups = duplicate_groups(torch.cat(self.member_factors.rows(pos), dim=1)) \
+            if len(order) > 1 else None
+        if groups is not None:
+            first, inverse = groups
+            pos = pos[first[inverse]]
         return rows, self.solver.trace(torch.cat([self.p_hat[pos], self.q_hat[pos]], dim=2))
 
     def remove(self, index, *, cost=None):
@@ -394,8 +420,7 @@ class TraceState(DesignState):
         e_mat = self.minv @ fr - (0.5 * sign) * (r @ w_mat)
         return torch.cat([r, e_mat], dim=1), w_mat
 
-    def _member_entry(self, index):
-        block = self.rows.row(index)
+    def _member_entry(self, block):
         return block[:, : self.k].clone(), symmetric(block[:, self.k :])
 
     def _append_member(self, entry):

@@ -68,6 +68,14 @@ _SHARED = {
         Size of the labeled set seen during ``fit``.
     device_ : torch.device
         Device the kernels run on.""",
+    "distributed": """distributed : bool, default=False
+        If True, select from a pool sharded across the ranks of ``torch.distributed``'s
+        default process group (initialised beforehand, e.g. by ``torchrun``): every rank
+        calls ``fit`` with the same labeled set and ``select(X_pool_shard, n)`` with its
+        own shard, of any size, empty included; every rank returns the same indices into
+        the concatenation of the shards in rank order, and the same ``scores_`` and
+        diagnostics. If one rank fails, every rank raises (the others
+        :class:`~skbait.exceptions.DistributedError`). See :doc:`/user_guide/scaling`.""",
     "chunk_size": """chunk_size : int, default=None
         Pool rows processed at once; by default sized from the width of the per-row
         intermediates so that memory stays bounded whatever the pool size.""",
