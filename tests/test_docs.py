@@ -90,6 +90,17 @@ def test_readme_quickstart_runs():
     assert "sampler" in namespace and hasattr(namespace["sampler"], "estimator_")
 
 
+def test_readme_names_every_supported_model():
+    from skbait._heads import _models
+
+    text = _read(ROOT / "README.md")
+    classes = (_models._CLASSIFIERS + _models._SGD_CLASSIFIERS + _models._MLPS
+               + _models._REGRESSORS + _models._SEARCHES)
+    names = [cls.__name__ for cls in classes] + list(_models._NETS + _models._HALVING_SEARCHES)
+    missing = [name for name in names if name not in text]
+    assert not missing, f"README.md's model list lacks {missing}"
+
+
 @pytest.mark.parametrize("path", [ROOT / "README.md", DOCS / "user_guide" / "pytorch.rst"],
                          ids=lambda p: p.name)
 def test_pytorch_without_skorch_example_runs(path):
