@@ -33,6 +33,7 @@ from ._linalg import (
     spd_inverse,
     symmetric,
 )
+from . import _fused
 from ._numerics import chunk_rows, duplicate_groups
 from .fisher import Factors, apply_c_, apply_ct_, quad_forms
 from .greedy import GreedyState
@@ -52,6 +53,10 @@ class CandidateRows:
         The pool's (scaled) factors.
     chunk_size : int or None
         Rows per chunk; by default sized from ``d·k²`` and the device.
+
+    On a CPU with numba, each chunk's update and scores run as one compiled pass over its
+    rows (:mod:`~skbait._kernels._fused`); elsewhere as torch operations, which pick the
+    same batch.
     """
 
     def __init__(self, factors, *, chunk_size=None):
@@ -67,6 +72,8 @@ class CandidateRows:
                                dtype=h.dtype, chunk_size=chunk_size)
         self.blocks = None
         self._buffer = None
+        self.fused = (h.device.type == "cpu" and h.dtype == torch.float64
+                      and _fused.available())
 
     def recompute(self, matrices):
         """Every row's blocks from scratch, for the symmetric ``D × D`` ``matrices``."""
@@ -80,14 +87,18 @@ class CandidateRows:
         """Per-distinct-row ``values`` as one value per pool row."""
         return values if self.inverse is None else values[self.inverse]
 
-    def scores(self, score):
-        """``score(blocks)`` of every row (a chunk at a time), one value per pool row."""
+    def scores(self, score, kind):
+        """Every row's score (``kind``: ``"trace"`` or ``"logdet"``; ``score(blocks)`` on
+        the eager path), a chunk at a time, one value per pool row."""
         out = self._empty()
         for rows in self._chunks():
-            out[rows] = score(self.blocks[rows])
+            if self.fused:
+                _fused.gains(self.blocks[rows], self.blocks.shape[2] // self.k, out[rows], kind)
+            else:
+                out[rows] = score(self.blocks[rows])
         return self.expand(out)
 
-    def update(self, both, sign, score):
+    def update(self, both, sign, score, kind):
         """Rank-``k`` update of every row, then ``score`` of each while it is in cache.
 
         ``both`` is ``R'`` (``D × k``) or ``[R' | E]`` (``D × 2k``). One GEMM gives each
@@ -95,7 +106,8 @@ class CandidateRows:
         batched product lowers ``[P_x | Q_x]`` by ``sign·a G_x``: ``P_x`` by ``sign·a aᵀ``
         and ``Q_x`` by ``2 sign·a eᵀ``, whose symmetric part is the exact change
         ``sign(a eᵀ + e aᵀ)``. ``Q_x`` is left unsymmetrised: only the gains read it, and
-        they see only its symmetric part. With ``score=None`` nothing is returned.
+        they see only its symmetric part. With ``score=None`` nothing is returned; ``kind``
+        names the score for the fused pass.
         """
         h, s, u = self.factors
         d, k = h.shape[1], self.k
@@ -109,8 +121,13 @@ class CandidateRows:
             hb = h[rows]
             g = self._workspace(hb.shape[0] * k * halves * k).view(-1, k, halves * k)
             torch.matmul(hb, right, out=g.view(hb.shape[0], -1))
-            apply_c_(s[rows], u[rows], g.view(-1, halves * k, k))
             block = self.blocks[rows]
+            if self.fused:  # C-transform, rank-k update and score in one pass per row
+                _fused.update_and_gains(block, g, s[rows], u[rows], float(sign), halves,
+                                        None if out is None else out[rows],
+                                        None if out is None else kind)
+                continue
+            apply_c_(s[rows], u[rows], g.view(-1, halves * k, k))
             block.baddbmm_(g[:, :, :k].transpose(1, 2), g, alpha=-sign)
             if out is not None:
                 out[rows] = score(block)
@@ -150,6 +167,7 @@ class DesignState(GreedyState):
     """
 
     score_name = "Log-det gain"
+    kind = "logdet"
     n_matrices = 1
 
     def __init__(self, pool, m0, *, chunk_size=None, refresh_every=None, removals=False):
@@ -175,7 +193,7 @@ class DesignState(GreedyState):
     # -- the verbs --------------------------------------------------------------------
     def gains(self):
         """Score of every candidate: ``log det(I + P_x)`` (or BAIT's trace decrease)."""
-        return self.rows.scores(self._score)
+        return self.rows.scores(self._score, self.kind)
 
     def add(self, index, *, last=False, packed=None):
         """Add candidate ``index`` to ``M``; return the new :meth:`gains` unless ``last``.
@@ -263,7 +281,7 @@ class DesignState(GreedyState):
 
     def _update(self, r, sign, score):
         both, extra = self._directions(r, sign)
-        gains = None if score is None else self.rows.update(both, sign, score)
+        gains = None if score is None else self.rows.update(both, sign, score, self.kind)
         if self.removals:
             self._update_members(both.reshape(self.pool.h.shape[1], -1), sign, extra)
         return gains
@@ -331,6 +349,7 @@ class TraceState(DesignState):
 
     score_name = "BAIT forward gain"
     removal_name = "BAIT backward loss"
+    kind = "trace"
     n_matrices = 2
 
     def __init__(self, pool, m0, fisher, *, chunk_size=None, refresh_every=None,

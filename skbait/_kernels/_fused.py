@@ -1,0 +1,476 @@
+"""One fused pass per greedy step over the candidates' ``[P_x | Q_x]`` (numba, CPU).
+
+After a pick, :class:`~skbait._kernels.bait.TraceState` lowers every candidate's state by
+a rank-``k`` term and recomputes its gain. In torch that is tens of small operations per
+step (``apply_c_``, ``baddbmm``, the transposing copy and the ``O(k)`` whole-array
+operations of ``trace_solve_planes``), each a pass over memory and, with two threads, a
+barrier that waits for the slowest thread. Here one compiled loop does, for each
+candidate ``x`` in turn and while its ``k × 2k`` block is in L1:
+
+1. the ``C``-transform of its GEMM output (:func:`~skbait._kernels.fisher.apply_c_`),
+   ``Y ← (Y − (Y u_x) 1ᵀ) diag(s_x)`` on each length-``k`` segment of ``G_x``;
+2. the rank-``k`` update ``[P_x | Q_x] ← [P_x | Q_x] − sign · G_x[:, :k]ᵀ G_x``
+   (the ``baddbmm``);
+3. the gain from the updated state: ``tr((I + P_x)⁻¹ Q_x)`` by the same pivot-free
+   ``L D Lᵀ`` congruence as :func:`~skbait._kernels.bait.trace_solve_planes` (or
+   ``log det(I + P_x)``, the sum of the logs of its pivots, for the log-det objective).
+
+Rows are independent: every row runs the same instruction sequence, with no reduction
+across rows and no dependence on the row's position, the block boundaries or the thread
+that runs it, so identical candidates get bit-identical gains and the result does not
+depend on the number of threads. Threads are plain Python threads over contiguous row
+ranges (the compiled loop releases the GIL), handed out in small pieces so that a thread
+preempted by another process delays at most one piece (see :func:`choose_threads`).
+
+Layout (all float64, C-contiguous, CPU; numpy arrays or CPU torch tensors, which are
+used through zero-copy ``.numpy()`` views):
+
+- ``pq``: (rows, k, halves·k), updated in place. ``pq[x, :, :k]`` is ``P_x`` (symmetric
+  PSD), ``pq[x, :, k:]`` is ``Q_x`` (only its symmetric part matters) when ``halves == 2``.
+- ``g``: (rows, k, halves·k) or (rows, k·halves·k), read only: the GEMM output
+  ``h_block @ right`` of ``TraceState._update_candidates`` before ``apply_c_``, i.e.
+  ``g[x, c, half·k + a]`` holds output ``a`` of column ``c`` of ``R'`` (``half = 0``) or of
+  ``2E`` (``half = 1``). Its flat row splits into ``halves·k`` segments of length ``k``,
+  each ``C``-transformed with ``s_x, u_x``.
+- ``s``, ``u``: (rows, k), the two vectors of ``C_x``.
+- ``out``: (rows,), written.
+
+Compilation happens once per process on first use (:func:`available`), from numba's
+on-disk cache when one is there (``cache=True``: ``__pycache__`` next to this file, or
+numba's user-wide cache directory when that is not writable, or ``NUMBA_CACHE_DIR``).
+:func:`compile_info` reports what it cost. Without numba, :func:`available` is False and
+the callers keep the torch operations, which pick the same batch.
+"""
+
+import math
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+try:  # numba is optional: without it the callers keep the eager torch path
+    import numba
+except Exception as exc:  # pragma: no cover - missing, or built for another numpy
+    numba = None
+    _IMPORT_ERROR = exc
+else:
+    _IMPORT_ERROR = None
+
+__all__ = ["available", "choose_threads", "compile_info", "gains", "update_and_gains"]
+
+_KINDS = {None: 0, "none": 0, "trace": 1, "logdet": 2}
+# Rows are handed out to the threads in pieces of about this many state entries (512 KB,
+# 0.2 to 1 ms on one core): small enough that a thread preempted by another process holds
+# up one piece rather than half of the pass, large enough that handing them out is free.
+_PIECE_ENTRIES = 1 << 16
+# One thread below this many state entries (about 1 MB, well under a millisecond of
+# work): there a second thread's wake-up and hand-off cost as much as it saves
+# (benchmarks/README.md, "fused per-candidate pass").
+_MIN_PARALLEL_ENTRIES = 120_000
+
+_lock = threading.Lock()
+_state = {"kernel": None, "error": None, "info": None}
+_pool = None
+_pool_size = 0
+
+
+def _rows_kernel(pq, g, s, u, sign, kind, update, out, lo, hi):  # pragma: no cover - jitted
+    """Rows ``lo:hi``: C-transform of ``g``, rank-``k`` update of ``pq``, then the gains.
+
+    ``g`` is (rows, k·hk) here. ``kind``: 0 no gain, 1 trace, 2 log-det. Loops run over
+    views from index 0 so that numba proves the indices non-negative and vectorises them.
+    """
+    k = pq.shape[1]
+    hk = pq.shape[2]
+    y = np.empty((k, hk))
+    yf = y.reshape(k * hk)
+    a = np.empty((k, k))
+    b = np.empty((k, k))
+    low = np.empty(k)
+    row = np.empty(k)
+    for x in range(lo, hi):
+        px = pq[x]
+        if update:
+            gf = g[x]
+            sx = s[x]
+            ux = u[x]
+            # 1. Y C_x on each length-k segment: (y − (y·u) 1ᵀ) diag(s), as apply_c_;
+            # two segments at a time so that their dot products overlap
+            for pair in range(hk // 2):
+                lo0 = 2 * pair * k
+                src0 = gf[lo0:lo0 + k]
+                src1 = gf[lo0 + k:lo0 + 2 * k]
+                t0 = 0.0
+                t1 = 0.0
+                for m in range(k):
+                    t0 += src0[m] * ux[m]
+                    t1 += src1[m] * ux[m]
+                dst0 = yf[lo0:lo0 + k]
+                dst1 = yf[lo0 + k:lo0 + 2 * k]
+                for m in range(k):
+                    dst0[m] = (src0[m] - t0) * sx[m]
+                    dst1[m] = (src1[m] - t1) * sx[m]
+            if hk % 2:
+                lo0 = (hk - 1) * k
+                src0 = gf[lo0:lo0 + k]
+                t0 = 0.0
+                for m in range(k):
+                    t0 += src0[m] * ux[m]
+                dst0 = yf[lo0:lo0 + k]
+                for m in range(k):
+                    dst0[m] = (src0[m] - t0) * sx[m]
+            # 2. [P | Q] −= sign · Y[:, :k]ᵀ Y, four rows of Y at a time. Entry (i, j) of
+            # P gets the same terms in the same order as entry (j, i), so P stays exactly
+            # symmetric (for sign = ±1)
+            for i in range(k):
+                pr = px[i]
+                c = 0
+                while c + 3 < k:
+                    w0 = sign * y[c, i]
+                    w1 = sign * y[c + 1, i]
+                    w2 = sign * y[c + 2, i]
+                    w3 = sign * y[c + 3, i]
+                    y0 = y[c]
+                    y1 = y[c + 1]
+                    y2 = y[c + 2]
+                    y3 = y[c + 3]
+                    for j in range(hk):
+                        pr[j] -= (w0 * y0[j] + w1 * y1[j]) + (w2 * y2[j] + w3 * y3[j])
+                    c += 4
+                while c < k:
+                    w0 = sign * y[c, i]
+                    y0 = y[c]
+                    for j in range(hk):
+                        pr[j] -= w0 * y0[j]
+                    c += 1
+        if kind == 0:
+            continue
+        # 3. the gain, as TraceState._gain / logdet._logdet_gain
+        if k == 1:
+            if kind == 1:
+                out[x] = px[0, 1] / (1.0 + px[0, 0])
+            else:
+                out[x] = math.log1p(px[0, 0])
+            continue
+        for i in range(k):
+            ai = a[i]
+            pi = px[i]
+            for j in range(k):
+                ai[j] = pi[j]
+            ai[i] += 1.0
+        if kind == 1:
+            for i in range(k):
+                bi = b[i]
+                qi = px[i, k:]
+                for j in range(k):
+                    bi[j] = qi[j]
+        # I + P = L D Lᵀ without pivoting (its Schur complements are ≥ 1); b ← L⁻¹ b L⁻ᵀ
+        # on the trailing blocks, exactly the steps of bait._eliminate_
+        for j in range(k - 1):
+            nt = k - j - 1
+            piv = a[j, j]
+            lw = low[:nt]
+            for i in range(nt):
+                lw[i] = a[j + 1 + i, j] / piv
+            aj = a[j, j + 1:]
+            for i in range(nt):
+                li = lw[i]
+                ai = a[j + 1 + i, j + 1:]
+                for m in range(nt):
+                    ai[m] -= li * aj[m]
+            if kind != 1:
+                continue
+            bjj = b[j, j]
+            bj = b[j, j + 1:]
+            rw = row[:nt]
+            for m in range(nt):
+                rw[m] = bj[m] - lw[m] * bjj
+            for i in range(nt):
+                li = lw[i]
+                bij = b[j + 1 + i, j]
+                bi = b[j + 1 + i, j + 1:]
+                for m in range(nt):
+                    bi[m] = (bi[m] - li * rw[m]) - bij * lw[m]
+        total = 0.0
+        if kind == 1:
+            for j in range(k):
+                total += b[j, j] / a[j, j]
+        else:
+            for j in range(k):
+                total += math.log(a[j, j])
+        out[x] = total
+
+
+def _signature():
+    f8 = numba.float64
+    return numba.void(
+        f8[:, :, ::1], f8[:, ::1], f8[:, ::1], f8[:, ::1], f8, numba.int64,
+        numba.boolean, f8[::1], numba.int64, numba.int64,
+    )
+
+
+def _compile():
+    """Compile (or load from numba's cache) and self-check the kernel; once per process."""
+    if numba is None:
+        raise ImportError(f"numba cannot be imported: {_IMPORT_ERROR!r}")
+    start = time.perf_counter()
+    dispatcher = numba.njit(cache=True, nogil=True, boundscheck=False,
+                            error_model="numpy")(_rows_kernel)
+    dispatcher.compile(_signature())
+    seconds = time.perf_counter() - start
+    stats = dispatcher.stats
+    hits = sum(stats.cache_hits.values())
+    dispatcher.disable_compile()  # a call with other types is a TypeError, not a compile
+    _self_check(dispatcher)
+    return dispatcher, {
+        "seconds": seconds,
+        "source": "cache" if hits else "compiled",
+        "cache_dir": stats.cache_path,
+        "numba": numba.__version__,
+    }
+
+
+def _self_check(kernel):
+    """A 2 × 2 case worked by hand: the compiled code must reproduce it."""
+    pq = np.array([[[1.0, 0.0, 2.0, 0.0], [0.0, 1.0, 0.0, 4.0]]])
+    g = np.zeros((1, 8))
+    one = np.ones((1, 2))
+    out = np.empty(1)
+    kernel(pq, g, one, np.zeros((1, 2)), 1.0, 1, True, out, 0, 1)
+    # P = I, Q = diag(2, 4): tr((2I)⁻¹ Q) = 3
+    if out[0] != 3.0:
+        raise RuntimeError(f"the fused kernel's self-check gave {out[0]!r} instead of 3")
+
+
+def _kernel():
+    if _state["kernel"] is None and _state["error"] is None:
+        with _lock:
+            if _state["kernel"] is None and _state["error"] is None:
+                try:
+                    _state["kernel"], _state["info"] = _compile()
+                except Exception as exc:  # no numba, or it cannot compile here
+                    _state["error"] = exc
+    return _state["kernel"]
+
+
+def available():
+    """Whether the fused path can be used: numba imports and the kernel compiles here.
+
+    The first call compiles the kernel (or loads it from numba's cache) and checks it on
+    a small case; later calls are free. False when numba is missing or when compiling
+    failed (:func:`compile_info` says why).
+    """
+    return _kernel() is not None
+
+
+def compile_info():
+    """What making the kernel ready cost in this process, or why it is unavailable.
+
+    Returns
+    -------
+    dict
+        ``seconds`` (compile or cache load, including numba's import of the cached code),
+        ``source`` (``"compiled"`` or ``"cache"``), ``cache_dir`` and ``numba`` version;
+        or ``{"error": ...}``; or ``{}`` before the first use.
+    """
+    if _state["error"] is not None:
+        return {"error": repr(_state["error"])}
+    return dict(_state["info"] or {})
+
+
+def choose_threads(n_rows, k, halves=2, *, max_threads=None):
+    """Threads for one fused pass over ``n_rows`` candidates: 1 for small passes, else all.
+
+    ``max_threads`` defaults to ``torch.get_num_threads()``, the caller's thread budget for
+    the GEMM around this pass. Below about ``_MIN_PARALLEL_ENTRIES`` entries of state
+    (``n_rows·k·halves·k``, about 1 MB) the pass takes well under a millisecond and one
+    thread is as fast; above, every thread helps, and since the rows are handed out in
+    small pieces a thread preempted by another process only delays its current piece:
+    with one CPU-bound competitor on two cores, two threads still take at most the quiet
+    one-thread time (benchmarks/README.md).
+    """
+    if max_threads is None:
+        try:
+            import torch
+
+            max_threads = torch.get_num_threads()
+        except ImportError:  # pragma: no cover - torch is a dependency
+            max_threads = os.cpu_count() or 1
+    entries = n_rows * k * halves * k
+    if entries < _MIN_PARALLEL_ENTRIES or max_threads <= 1:
+        return 1
+    pieces = -(-n_rows // _piece_rows(k, halves))
+    return int(max(1, min(max_threads, pieces)))
+
+
+def _piece_rows(k, halves):
+    return max(1, _PIECE_ENTRIES // (k * halves * k))
+
+
+def update_and_gains(pq, g, s, u, sign, halves, out_gains, kind="trace", *, threads=None):
+    """Fused per-candidate part of one greedy step, in place on a block of rows.
+
+    For every row ``x``: ``G_x ← C``-transform of ``g[x]`` (as ``apply_c_(s, u,
+    g.view(-1, halves·k, k))``), ``pq[x] −= sign · G_x[:, :k]ᵀ G_x`` (as
+    ``pq.baddbmm_(G[:, :, :k].transpose(1, 2), G, alpha=-sign)``), then
+    ``out_gains[x] =`` ``tr((I + P_x)⁻¹ Q_x)`` (``kind="trace"``, needs ``halves == 2``),
+    ``log det(I + P_x)`` (``kind="logdet"``, reads only ``P_x``) or nothing
+    (``kind=None``). Equals the eager torch computation to rounding (about 1e-15
+    relative on well-conditioned ``I + P_x``); ``g`` is not modified.
+
+    Parameters
+    ----------
+    pq : ndarray or torch.Tensor of shape (rows, k, halves·k)
+        ``[P_x | Q_x]`` (or ``P_x``), float64, C-contiguous; updated in place.
+    g : ndarray or torch.Tensor of shape (rows, k, halves·k) or (rows, k·halves·k)
+        The GEMM output for these rows, before the ``C``-transform (see the module
+        docstring for its layout). Read only.
+    s, u : ndarray or torch.Tensor of shape (rows, k)
+        The vectors of ``C_x = diag(s_x) − u_x s_xᵀ``.
+    sign : float
+        +1 for an addition to ``M``, -1 for a removal.
+    halves : {1, 2}
+        2 when ``pq`` holds ``[P | Q]`` (BAIT), 1 when it holds ``P`` only (log-det).
+    out_gains : ndarray or torch.Tensor of shape (rows,), or None
+        Receives the gains (float64, contiguous); None only with ``kind=None``.
+    kind : {"trace", "logdet", None}, default="trace"
+    threads : int, default=None
+        Threads for the pass; None asks :func:`choose_threads`. The result does not
+        depend on it.
+
+    Returns
+    -------
+    out_gains
+        The array passed in (None with ``kind=None``).
+
+    Raises
+    ------
+    RuntimeError
+        If the fused path is not :func:`available`.
+    ValueError
+        On shapes, dtypes or memory layouts other than the above.
+    """
+    return _run(pq, g, s, u, float(sign), halves, out_gains, kind, True, threads)
+
+
+def gains(pq, halves, out_gains, kind="trace", *, threads=None):
+    """The gains of :func:`update_and_gains` without an update (``TraceState.forward_gains``).
+
+    ``out_gains[x] = tr((I + P_x)⁻¹ Q_x)`` (``kind="trace"``, ``halves == 2``) or
+    ``log det(I + P_x)`` (``kind="logdet"``) for every row of ``pq`` (not modified).
+    """
+    if kind is None or kind == "none":
+        raise ValueError("gains() needs kind='trace' or 'logdet'")
+    return _run(pq, None, None, None, 0.0, halves, out_gains, kind, False, threads)
+
+
+def _run(pq, g, s, u, sign, halves, out_gains, kind, update, threads):
+    kernel = _kernel() if available() else None
+    if kernel is None:
+        raise RuntimeError(f"the fused path is not available: {compile_info() or 'disabled'}")
+    if kind not in _KINDS:
+        raise ValueError(f"kind must be 'trace', 'logdet' or None, got {kind!r}")
+    code = _KINDS[kind]
+    pq_np = _array(pq, "pq", writable=True)
+    if pq_np.ndim != 3:
+        raise ValueError(f"pq must have shape (rows, k, halves*k), got {pq_np.shape}")
+    rows, k, hk = pq_np.shape
+    if halves not in (1, 2) or hk != halves * k:
+        raise ValueError(f"pq of shape {pq_np.shape} does not hold {halves} k × k halves")
+    if code == 1 and halves != 2:
+        raise ValueError("kind='trace' needs [P | Q] (halves=2)")
+    if update:
+        g_np = _array(g, "g").reshape(-1) if rows else np.empty(0)
+        if g_np.size != rows * k * hk:
+            raise ValueError(f"g must hold rows·k·halves·k = {rows * k * hk} values, "
+                             f"got {g_np.size}")
+        g_np = g_np.reshape(rows, k * hk)
+        s_np, u_np = _array(s, "s"), _array(u, "u")
+        if s_np.shape != (rows, k) or u_np.shape != (rows, k):
+            raise ValueError(f"s and u must have shape {(rows, k)}, got {s_np.shape} and "
+                             f"{u_np.shape}")
+    else:
+        g_np = np.empty((rows, 0))
+        s_np = u_np = np.empty((rows, 0))
+    if code:
+        out_np = _array(out_gains, "out_gains", writable=True)
+        if out_np.shape != (rows,):
+            raise ValueError(f"out_gains must have shape {(rows,)}, got {out_np.shape}")
+    else:
+        out_np = np.empty(0)
+    if threads is None:
+        threads = choose_threads(rows, k, halves)
+    _parallel_rows(kernel, (pq_np, g_np, s_np, u_np, sign, code, update, out_np), rows,
+                   int(threads), _piece_rows(k, halves))
+    return out_gains
+
+
+def _array(value, name, writable=False):
+    """A C-contiguous float64 numpy view of ``value`` (no copy), or ValueError."""
+    if value is None:
+        raise ValueError(f"{name} is required")
+    if not isinstance(value, np.ndarray):
+        if getattr(value, "device", None) is not None and str(value.device) != "cpu":
+            raise ValueError(f"{name} must be on the CPU, got {value.device}")
+        value = value.detach().numpy()  # a torch tensor: zero-copy view
+    if value.dtype != np.float64:
+        raise ValueError(f"{name} must be float64, got {value.dtype}")
+    if not value.flags.c_contiguous:
+        raise ValueError(f"{name} must be C-contiguous")
+    if writable and not value.flags.writeable:
+        raise ValueError(f"{name} must be writable")
+    return value
+
+
+def _parallel_rows(kernel, args, rows, threads, piece):
+    """Run ``kernel`` over rows ``0:rows``: this thread and ``threads − 1`` pool workers
+    take contiguous pieces of ``piece`` rows from a shared counter until none is left."""
+    threads = max(1, min(threads, rows))
+    if threads == 1:
+        kernel(*args, 0, rows)
+        return
+    piece = max(1, min(-(-rows // threads), piece))
+    bounds = list(range(0, rows, piece)) + [rows]
+    n_pieces = len(bounds) - 1
+    counter = iter(range(n_pieces))
+    lock = threading.Lock()
+
+    def work():
+        while True:
+            with lock:
+                i = next(counter, None)
+            if i is None:
+                return
+            kernel(*args, bounds[i], bounds[i + 1])
+
+    pool = _executor(threads - 1)
+    futures = [pool.submit(work) for _ in range(threads - 1)]
+    work()
+    for future in futures:
+        future.result()
+
+
+def _forget_pool():  # in a forked child the pool's threads do not exist
+    global _pool, _pool_size, _lock
+    _pool, _pool_size, _lock = None, 0, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
+def _executor(workers):
+    """The process's pool of worker threads (at least ``workers`` of them)."""
+    global _pool, _pool_size
+    if _pool_size < workers:
+        with _lock:
+            if _pool_size < workers:
+                size = max(workers, (os.cpu_count() or 2) - 1)
+                old, _pool = _pool, ThreadPoolExecutor(max_workers=size,
+                                                       thread_name_prefix="skbait-fused")
+                _pool_size = size
+                if old is not None:
+                    old.shutdown(wait=False)
+    return _pool

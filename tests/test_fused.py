@@ -1,0 +1,285 @@
+"""The fused per-candidate pass (skbait/_kernels/_fused.py) against today's torch operations.
+
+The eager reference is rebuilt here from the kernels' own pieces: ``apply_c_`` on the GEMM
+output, one ``baddbmm`` on ``[P | Q]``, then the gains by ``trace_solve_planes`` (k ≤ 24),
+a batched LU solve (larger k), ``logdet_planes`` or a batched Cholesky, as
+``TraceState`` and ``logdet_greedy`` compute them on a CPU.
+"""
+
+import numpy as np
+import pytest
+import torch
+
+numba = pytest.importorskip(
+    "numba", reason="numba is not installed: the fused kernel (skbait._kernels._fused) "
+    "needs it; `pip install numba` to run these tests"
+)
+
+from skbait._kernels import _fused  # noqa: E402
+from skbait._kernels import bait as bait_kernel  # noqa: E402
+from skbait._kernels import logdet as logdet_kernel  # noqa: E402
+from skbait._kernels._constants import ELIMINATION_MAX_K as _LDL_MAX_K  # noqa: E402
+from skbait._kernels._linalg import logdet_planes, trace_solve_planes  # noqa: E402
+from skbait._kernels.woodbury import TraceState  # noqa: E402
+from skbait._kernels.fisher import apply_c_, softmax_factors  # noqa: E402
+
+F64 = torch.float64
+RTOL = 1e-12
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _compiled():
+    if not _fused.available():
+        pytest.fail(f"numba is installed but the fused kernel is not available: "
+                    f"{_fused.compile_info()}")
+
+
+def _problem(rows, k, halves, sign, seed=0, d=5, spread=1.0):
+    """A block of rows as TraceState holds it, with a GEMM output that keeps P PSD.
+
+    ``pq`` is chosen so that after the update it is ``[P₀ | Q₀]`` (up to rounding), with
+    ``P₀`` PSD and ``Q₀`` not symmetric (the state keeps it up to its symmetric part).
+    """
+    gen = torch.Generator().manual_seed(seed)
+    h = torch.randn(rows, d, generator=gen, dtype=F64)
+    right = torch.randn(d, halves * k * k, generator=gen, dtype=F64) / d**0.5
+    logits = spread * torch.randn(rows, k, generator=gen, dtype=F64)
+    s, u = softmax_factors(h, torch.softmax(logits, 1))[1:]
+    if k == 1:  # a rank-one head: s = weight, u = 0
+        s, u = torch.rand(rows, 1, generator=gen, dtype=F64) + 0.5, torch.zeros(rows, 1, dtype=F64)
+    g = (h @ right).view(rows, k, halves * k)
+    y = g.clone()
+    apply_c_(s, u, y.view(-1, halves * k, k))
+    x = torch.randn(rows, k, 2 * k, generator=gen, dtype=F64)
+    p0 = x[:, :, :k] @ x[:, :, :k].transpose(1, 2) / k
+    q0 = x[:, :, k:] @ x[:, :, k:].transpose(1, 2) / k + 0.3 * x[:, :, k:] @ x[:, :, :k].mT / k
+    pq0 = torch.cat([p0, q0], 2) if halves == 2 else p0
+    pq = pq0 + sign * (y[:, :, :k].transpose(1, 2) @ y)
+    pq[:, :, :k] = (pq[:, :, :k] + pq[:, :, :k].mT) / 2  # P exactly symmetric, as stored
+    return pq.contiguous(), g.contiguous(), s.contiguous(), u.contiguous()
+
+
+def _eager_gains(pq, kind):
+    k = pq.shape[1]
+    if kind == "logdet":
+        p = pq[:, :, :k]
+        if k == 1:
+            return torch.log1p(p[:, 0, 0])
+        if k <= _LDL_MAX_K:
+            return logdet_planes(p, p.new_empty((k, k, p.shape[0])))
+        chol = torch.linalg.cholesky(torch.eye(k, dtype=F64) + p)
+        return 2 * chol.diagonal(dim1=1, dim2=2).log().sum(1)
+    if k == 1:
+        return pq[:, 0, 1] / (1.0 + pq[:, 0, 0])
+    if k <= _LDL_MAX_K:
+        return trace_solve_planes(pq, pq.new_empty((k, 2 * k, pq.shape[0])))
+    solved = torch.linalg.solve(torch.eye(k, dtype=F64) + pq[:, :, :k], pq[:, :, k:])
+    return solved.diagonal(dim1=1, dim2=2).sum(1)
+
+
+def _eager(pq, g, s, u, sign, halves, kind):
+    """Today's operations (TraceState._update_candidates and _gain), on copies."""
+    k = pq.shape[1]
+    pq, g = pq.clone(), g.clone()
+    apply_c_(s, u, g.view(-1, halves * k, k))
+    pq.baddbmm_(g[:, :, :k].transpose(1, 2), g, alpha=-sign)
+    return pq, (None if kind is None else _eager_gains(pq, kind))
+
+
+def _assert_close_rel(got, want, rtol=RTOL):
+    got, want = np.asarray(got), np.asarray(want)
+    scale = np.maximum(np.abs(want), 1e-300)
+    worst = np.max(np.abs(got - want) / scale)
+    assert worst <= rtol, f"max relative difference {worst:.3g} > {rtol:g}"
+
+
+@pytest.mark.parametrize("k", [1, 2, 10, 24, 32])
+@pytest.mark.parametrize("halves,kind", [(2, "trace"), (1, "logdet"), (2, "logdet"),
+                                         (2, None), (1, None)])
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_matches_eager(k, halves, kind, sign):
+    rows = 300 if k <= 10 else 60
+    pq, g, s, u = _problem(rows, k, halves, sign, seed=k + 7 * halves)
+    want_pq, want = _eager(pq, g, s, u, sign, halves, kind)
+    g_before = g.clone()
+    out = None if kind is None else torch.full((rows,), np.nan, dtype=F64)
+    returned = _fused.update_and_gains(pq, g, s, u, sign, halves, out, kind, threads=1)
+    assert returned is out
+    assert torch.equal(g, g_before), "g must be left as it was"
+    # the state after the update agrees to rounding of its largest entries
+    assert (pq - want_pq).abs().max() <= 1e-13 * want_pq.abs().max()
+    # P stays exactly symmetric (the update adds the same terms in the same order)
+    assert torch.equal(pq[:, :, :k], pq[:, :, :k].mT)
+    if kind is not None:
+        assert torch.isfinite(out).all()
+        _assert_close_rel(out, want)
+        # gains from the same state equal the fused ones bit for bit
+        again = np.empty(rows)
+        _fused.gains(pq.numpy(), halves, again, kind)
+        assert np.array_equal(again, out.numpy())
+        # and match the eager gains of that same state
+        _assert_close_rel(again, _eager_gains(pq, kind))
+
+
+@pytest.mark.parametrize("kind", ["trace", "logdet"])
+def test_large_k(kind):
+    k, rows = 100, 6
+    pq, g, s, u = _problem(rows, k, 2, 1.0, seed=3)
+    want_pq, want = _eager(pq, g, s, u, 1.0, 2, kind)
+    out = torch.empty(rows, dtype=F64)
+    _fused.update_and_gains(pq, g, s, u, 1.0, 2, out, kind)
+    assert (pq - want_pq).abs().max() <= 1e-13 * want_pq.abs().max()
+    _assert_close_rel(out, want, rtol=1e-11)
+
+
+def test_ill_conditioned_gains_agree():
+    """Large P (I + P with condition ~1e6): still the eager gains to the digits they hold."""
+    k, rows = 10, 200
+    pq, g, s, u = _problem(rows, k, 2, 1.0, seed=5)
+    pq = (pq * torch.logspace(0, 6, rows, dtype=F64)[:, None, None]).contiguous()
+    want_pq, want = _eager(pq, g, s, u, 1.0, 2, "trace")
+    out = np.empty(rows)
+    _fused.update_and_gains(pq.numpy(), g.numpy(), s.numpy(), u.numpy(), 1.0, 2, out)
+    _assert_close_rel(out, want, rtol=1e-9)
+
+
+@pytest.mark.parametrize("k,halves,kind", [(1, 2, "trace"), (3, 2, "trace"), (10, 2, "trace"),
+                                           (10, 1, "logdet"), (32, 2, "trace")])
+def test_identical_rows_identical_gains(k, halves, kind, monkeypatch):
+    """Copies of one candidate anywhere in the block, on any thread: the same bits."""
+    rows = 1500 if k <= 10 else 200
+    pq, g, s, u = _problem(rows, k, halves, 1.0, seed=11)
+    copies = [0, 1, 2, 63, 64, 65, rows // 2, rows - 2, rows - 1]
+    for i in copies:
+        pq[i], g[i], s[i], u[i] = pq[copies[0]], g[copies[0]], s[copies[0]], u[copies[0]]
+    monkeypatch.setattr(_fused, "_PIECE_ENTRIES", 1)  # pieces of one row: every boundary
+    results = []
+    for threads in (1, 2, 3):
+        state, out = pq.clone(), torch.empty(rows, dtype=F64)
+        _fused.update_and_gains(state, g, s, u, 1.0, halves, out, kind, threads=threads)
+        assert len(set(out[copies].tolist())) == 1, out[copies]
+        assert all(torch.equal(state[i], state[copies[0]]) for i in copies)
+        results.append((state, out))
+    for state, out in results[1:]:  # the thread count does not change a bit
+        assert torch.equal(state, results[0][0]) and torch.equal(out, results[0][1])
+
+
+def test_threads_and_pieces_do_not_change_the_result(monkeypatch):
+    rows, k = 2000, 6
+    pq, g, s, u = _problem(rows, k, 2, 1.0, seed=2)
+    ref_state, ref = pq.clone(), torch.empty(rows, dtype=F64)
+    _fused.update_and_gains(ref_state, g, s, u, 1.0, 2, ref, threads=1)
+    for piece_entries in (1, 1000, 10**9):
+        monkeypatch.setattr(_fused, "_PIECE_ENTRIES", piece_entries)
+        state, out = pq.clone(), torch.empty(rows, dtype=F64)
+        _fused.update_and_gains(state, g, s, u, 1.0, 2, out, threads=2)
+        assert torch.equal(state, ref_state) and torch.equal(out, ref)
+
+
+def test_empty_block():
+    pq = torch.empty((0, 3, 6), dtype=F64)
+    g = torch.empty((0, 3, 6), dtype=F64)
+    s = u = torch.empty((0, 3), dtype=F64)
+    out = torch.empty(0, dtype=F64)
+    _fused.update_and_gains(pq, g, s, u, 1.0, 2, out)
+    _fused.gains(pq, 2, out)
+
+
+def test_flat_gemm_output_accepted():
+    pq, g, s, u = _problem(50, 4, 2, 1.0)
+    a, b = pq.clone(), pq.clone()
+    out_a, out_b = np.empty(50), np.empty(50)
+    _fused.update_and_gains(a, g, s, u, 1.0, 2, out_a)
+    _fused.update_and_gains(b, g.view(50, -1), s, u, 1.0, 2, out_b)
+    assert torch.equal(a, b) and np.array_equal(out_a, out_b)
+
+
+def test_rejects_bad_inputs():
+    pq, g, s, u = _problem(20, 3, 2, 1.0)
+    out = torch.empty(20, dtype=F64)
+    with pytest.raises(ValueError, match="float64"):
+        _fused.update_and_gains(pq.float(), g, s, u, 1.0, 2, out)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        _fused.update_and_gains(pq.transpose(1, 2), g, s, u, 1.0, 2, out)
+    with pytest.raises(ValueError, match="halves"):
+        _fused.update_and_gains(pq, g, s, u, 1.0, 1, out)
+    with pytest.raises(ValueError, match="trace"):
+        _fused.update_and_gains(pq[:, :, :3].contiguous(), g[:, :, :3].contiguous(), s, u,
+                                1.0, 1, out, "trace")
+    with pytest.raises(ValueError, match="g must hold"):
+        _fused.update_and_gains(pq, g[:10], s, u, 1.0, 2, out)
+    with pytest.raises(ValueError, match="s and u"):
+        _fused.update_and_gains(pq, g, s[:10], u, 1.0, 2, out)
+    with pytest.raises(ValueError, match="out_gains"):
+        _fused.update_and_gains(pq, g, s, u, 1.0, 2, out[:5])
+    with pytest.raises(ValueError, match="kind"):
+        _fused.update_and_gains(pq, g, s, u, 1.0, 2, out, "det")
+
+
+def test_compile_info():
+    info = _fused.compile_info()
+    assert info["source"] in {"compiled", "cache"} and info["seconds"] >= 0
+    assert info["numba"] == numba.__version__
+
+
+def test_choose_threads():
+    assert _fused.choose_threads(10, 2, max_threads=8) == 1  # tiny: not worth a thread
+    assert _fused.choose_threads(400, 10, max_threads=2) == 1
+    assert _fused.choose_threads(10_000, 10, max_threads=1) == 1
+    assert _fused.choose_threads(10_000, 10, max_threads=2) == 2
+    assert _fused.choose_threads(200_000, 10, max_threads=4) == 4
+    assert _fused.choose_threads(7, 100, max_threads=16) == 3  # pieces of 3 rows
+    assert _fused.choose_threads(10_000, 10, 1, max_threads=2) == 2
+
+
+# -- whole greedy runs: the fused pass picks the batch the eager torch path picks ---------
+
+def _force_eager(monkeypatch):
+    """Force the fallback a machine without numba takes."""
+    monkeypatch.setattr(_fused, "available", lambda: False)
+
+
+def _pool(n, d, k, seed):
+    gen = torch.Generator().manual_seed(seed)
+    h = torch.randn(n, d, generator=gen, dtype=F64)
+    if k == 1:
+        from skbait._kernels.fisher import binary_factors
+
+        return binary_factors(h, torch.rand(n, generator=gen, dtype=F64))
+    proba = torch.softmax(torch.randn(n, k, generator=gen, dtype=F64), 1)
+    return softmax_factors(h, proba)
+
+
+def test_the_states_take_the_fused_path_here():
+    pool = _pool(50, 3, 4, seed=0)
+    state = TraceState(pool, torch.eye(12, dtype=F64), torch.eye(12, dtype=F64))
+    assert state.rows.fused
+
+
+@pytest.mark.parametrize("n,d,k,chunk", [(400, 6, 3, None), (300, 5, 4, 64), (250, 8, 1, 50),
+                                         (120, 3, 26, 40)])
+def test_bait_greedy_same_picks(n, d, k, chunk, monkeypatch):
+    from skbait._kernels.fisher import fisher_sum
+
+    pool = _pool(n, d, k, seed=n + k)
+    D = d * k
+    fisher = fisher_sum(pool) / n
+    m0 = torch.eye(D, dtype=F64) * 0.1
+    got = bait_kernel.bait_greedy(pool, fisher, m0, 8, 16, chunk_size=chunk)
+    _force_eager(monkeypatch)
+    want = bait_kernel.bait_greedy(pool, fisher, m0, 8, 16, chunk_size=chunk)
+    np.testing.assert_array_equal(got.indices, want.indices)
+    _assert_close_rel(got.forward_gains, want.forward_gains, rtol=1e-10)
+    _assert_close_rel(got.backward_losses, want.backward_losses, rtol=1e-8)
+    assert abs(got.objective - want.objective) <= 1e-10 * abs(want.objective)
+
+
+@pytest.mark.parametrize("n,d,k", [(300, 5, 3), (200, 4, 1), (100, 3, 28)])
+def test_logdet_greedy_same_picks(n, d, k, monkeypatch):
+    pool = _pool(n, d, k, seed=k)
+    m0 = torch.eye(d * k, dtype=F64)
+    got_idx, got_gain = logdet_kernel.logdet_greedy(pool, m0, 10)
+    _force_eager(monkeypatch)
+    want_idx, want_gain = logdet_kernel.logdet_greedy(pool, m0, 10)
+    np.testing.assert_array_equal(got_idx, want_idx)
+    _assert_close_rel(got_gain, want_gain, rtol=1e-10)
