@@ -111,7 +111,7 @@ if _IMPORT_ERROR is None:
           fitted ``clf.estimator_`` as is (``prefit=True``).
         - ``clf=None`` (or ``use_clf=False``): the sampler's own ``estimator`` is used as
           for ``sampler.fit(X_labeled, y_labeled)``: a clone fitted on the labeled
-          samples, or the estimator itself when the sampler has ``prefit=True``.
+          samples, or a copy of the fitted estimator when the sampler has ``prefit=True``.
         - Samplers without a model (:class:`~skbait.RandomSampler`,
           :class:`~skbait.CoresetSampler` with ``estimator=None``) ignore ``clf``.
 
