@@ -22,8 +22,14 @@ from ._kernels.kmeanspp import kmeanspp_seeding
 from ._kernels.logdet import logdet_select_factors
 from ._kernels.memory import representation_bytes, trace_state_bytes
 from ._kernels.uncertainty import top_n, uncertainty
-from .utils._array_checks import array_device, check_class_proba, check_features, check_proba
-from .utils._memory import MEMORY_ADVICE, check_memory, format_bytes
+from .utils._array_checks import (
+    array_device,
+    as_two_classes,
+    check_class_proba,
+    check_features,
+    check_proba,
+)
+from .utils._memory import MEMORY_ADVICE, check_memory, describe_design
 from .utils._param_validation import Interval, StrOptions, validate_params
 from .utils._validation import check_n
 
@@ -350,7 +356,7 @@ def uncertainty_select(proba, n, *, method="least_confident", device="auto",
 
 def _factors(h, p, gradient=False):
     if gradient:
-        return gradient_factors(h, torch.stack([1 - p, p], dim=1) if p.dim() == 1 else p)
+        return gradient_factors(h, as_two_classes(p))
     if p is None:
         return rank_one_factors(h)
     if p.dim() == 1:
@@ -373,7 +379,7 @@ def _fisher_problem(name, features, proba, labeled_features, labeled_proba, devi
     pool = _factors(h, p, gradient)
     k = pool.s.shape[1]
     needed = trace_state_bytes(h.shape[0], h.shape[1], k, device=device, chunk_size=chunk_size,
-                               fisher=fisher, refresh=torch.device(device).type == "cuda")
+                               fisher=fisher)
     _check_fits(name, needed, device, d=h.shape[1], k=k)
     labeled, n_labeled = torch.zeros((pool.n_params,) * 2, dtype=torch.float64,
                                      device=device), 0
@@ -392,7 +398,5 @@ def _fisher_problem(name, features, proba, labeled_features, labeled_proba, devi
 
 
 def _check_fits(name, needed, device, *, d=None, k=None):
-    what = name if d is None else (
-        f"{name} with d={d}, k={k} (D = d·k = {d * k}; one D × D float64 matrix takes "
-        f"{format_bytes((d * k) ** 2 * 8)})")
+    what = name if d is None else describe_design(f"{name} with d={d}, k={k}", d, k)
     check_memory(needed, device, what, MEMORY_ADVICE)

@@ -6,7 +6,7 @@ from ._kernels._numerics import exact_matmul
 from ._kernels.fisher import fisher_sum
 from .base import LastLayerSampler
 from .utils._docstring import fill_doc
-from .utils._memory import format_bytes
+from .utils._memory import describe_design
 from .utils._param_validation import Interval
 
 
@@ -62,8 +62,7 @@ class FisherSampler(LastLayerSampler):
 
     def _memory_need(self, n_rows, d, k):
         needed, what = super()._memory_need(n_rows, d, k)
-        return needed, (f"{what} (D = d·k = {d * k}; one D × D float64 matrix takes "
-                        f"{format_bytes((d * k) ** 2 * 8)})")
+        return needed, describe_design(what, d, k)
 
     def _point_factors(self, layer):
         """The factors ``V_x`` the design is made of (the Fisher factors by default)."""

@@ -121,7 +121,6 @@ class BaitSampler(FisherSampler):
         _, what = super()._memory_need(n_rows, d, k)
         return trace_state_bytes(
             n_rows, d, k, device=self.device_, chunk_size=self.chunk_size, fisher=True,
-            refresh=self.device_.type == "cuda",
         ), what
 
     def _select(self, X_pool, n):

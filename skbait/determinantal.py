@@ -90,7 +90,6 @@ class DeterminantalSampler(FisherSampler):
         # log-det tracks P_x only: no F, no Q_x
         return trace_state_bytes(
             n_rows, d, k, device=self.device_, chunk_size=self.chunk_size, fisher=False,
-            refresh=self.device_.type == "cuda",
         ), what
 
     def _point_factors(self, layer):

@@ -10,6 +10,7 @@ check against what the host or the device has is host policy: :mod:`skbait.utils
 import torch
 
 from ._numerics import chunk_rows
+from .design import refresh_interval
 from .fisher import quad_forms_row_elements
 
 
@@ -23,7 +24,7 @@ def representation_bytes(n_rows, d, *, dtype=torch.float64):
 
 
 def trace_state_bytes(n_rows, d, k, *, device="cpu", dtype=torch.float64, chunk_size=None,
-                      fisher=True, refresh=False):
+                      fisher=True, refresh=None):
     """Peak bytes of a greedy ``tr(M⁻¹F)`` (or log-det) selection over ``n_rows`` candidates.
 
     Counts what is alive at the peak, which is the start of the selection (building ``F``,
@@ -50,8 +51,9 @@ def trace_state_bytes(n_rows, d, k, *, device="cpu", dtype=torch.float64, chunk_
         The sampler's ``chunk_size`` (None: sized from the device's chunk budget).
     fisher : bool, default=True
         Whether ``Q_x`` and ``F`` are tracked (False for log-det objectives).
-    refresh : bool, default=False
-        Whether ``M`` is kept to refresh ``M⁻¹`` (the sampler does so on CUDA).
+    refresh : bool, default=None
+        Whether ``M`` is kept to refresh ``M⁻¹``; None: as the kernels decide for
+        ``device`` (:func:`~skbait._kernels.design.refresh_interval`: on CUDA).
 
     Returns
     -------
@@ -59,6 +61,8 @@ def trace_state_bytes(n_rows, d, k, *, device="cpu", dtype=torch.float64, chunk_
     """
     item = _item(dtype)
     n_dd = d * d * (k * (k + 1) // 2)  # one pair-packed D × D matrix
+    if refresh is None:
+        refresh = refresh_interval(device) is not None
     matrices = (7 if fisher else 4) + int(refresh)
     dense = matrices * (d * k) ** 2 + (4 if fisher else 2) * n_dd
     rows = n_rows * (d + 3 * k + (2 if fisher else 1) * k * k)

@@ -53,11 +53,16 @@ def check_proba(values, name, n_rows, device):
             f"{name} has shape {tuple(p.shape)}; it must be ({n_rows or 'n_samples'}, k) "
             "class probabilities or (n_samples,) positive-class probabilities, one row "
             "per row of the features.")
-    check_probabilities(torch.stack([1 - p, p], dim=1) if p.dim() == 1 else p, PROBA_HINT)
+    check_probabilities(as_two_classes(p), PROBA_HINT)
     return p
 
 
 def check_class_proba(values, name, n_rows, device):
     """Class probabilities, a sigmoid head's as its two classes (as scikit-learn gives)."""
-    p = check_proba(values, name, n_rows, device)
+    return as_two_classes(check_proba(values, name, n_rows, device))
+
+
+def as_two_classes(p):
+    """A sigmoid head's positive-class probabilities (n,) as its two classes' (n, 2), as
+    scikit-learn's ``predict_proba`` gives them; class probabilities as they are."""
     return torch.stack([1 - p, p], dim=1) if p.dim() == 1 else p

@@ -94,6 +94,12 @@ def format_bytes(n_bytes):
     raise AssertionError("unreachable")
 
 
+def describe_design(what, d, k):
+    """``what`` with the size of its ``D × D`` matrices, for a MemoryError's message."""
+    return (f"{what} (D = d·k = {d * k}; one D × D float64 matrix takes "
+            f"{format_bytes((d * k) ** 2 * 8)})")
+
+
 def check_memory(needed, device, what, advice, *, limit=None):
     """Raise MemoryError if ``needed`` bytes exceed what ``device`` has available.
 
