@@ -1,7 +1,7 @@
 """The fused per-candidate pass (skbait/_kernels/_fused.py) against today's torch operations.
 
-The eager reference is rebuilt here from the kernels' own pieces: ``apply_c_`` on the GEMM
-output, one ``baddbmm`` on ``[P | Q]``, then the gains by ``trace_solve_planes`` (k ≤ 24),
+The eager reference is rebuilt here from the kernels' own pieces: the GEMM, ``apply_c_``
+on its output, one ``baddbmm`` on ``[P | Q]``, then the gains by ``trace_solve_planes`` (k ≤ 24),
 a batched LU solve (larger k), ``logdet_planes`` or a batched Cholesky, as
 ``TraceState`` and ``logdet_greedy`` compute them on a CPU.
 """
@@ -47,8 +47,7 @@ def _problem(rows, k, halves, sign, seed=0, d=5, spread=1.0):
     s, u = softmax_factors(h, torch.softmax(logits, 1))[1:]
     if k == 1:  # a rank-one head: s = weight, u = 0
         s, u = torch.rand(rows, 1, generator=gen, dtype=F64) + 0.5, torch.zeros(rows, 1, dtype=F64)
-    g = (h @ right).view(rows, k, halves * k)
-    y = g.clone()
+    y = (h @ right).view(rows, k, halves * k)
     apply_c_(s, u, y.view(-1, halves * k, k))
     x = torch.randn(rows, k, 2 * k, generator=gen, dtype=F64)
     p0 = x[:, :, :k] @ x[:, :, :k].transpose(1, 2) / k
@@ -56,7 +55,7 @@ def _problem(rows, k, halves, sign, seed=0, d=5, spread=1.0):
     pq0 = torch.cat([p0, q0], 2) if halves == 2 else p0
     pq = pq0 + sign * (y[:, :, :k].transpose(1, 2) @ y)
     pq[:, :, :k] = (pq[:, :, :k] + pq[:, :, :k].mT) / 2  # P exactly symmetric, as stored
-    return pq.contiguous(), g.contiguous(), s.contiguous(), u.contiguous()
+    return pq.contiguous(), (h, right), s.contiguous(), u.contiguous()
 
 
 def _eager_gains(pq, kind):
@@ -77,10 +76,13 @@ def _eager_gains(pq, kind):
     return solved.diagonal(dim1=1, dim2=2).sum(1)
 
 
-def _eager(pq, g, s, u, sign, halves, kind):
-    """Today's operations (TraceState._update_candidates and _gain), on copies."""
+def _eager(pq, hr, s, u, sign, halves, kind):
+    """The eager path's operations (CandidateRows.update and TraceState._score), on a copy."""
     k = pq.shape[1]
-    pq, g = pq.clone(), g.clone()
+    # the GEMM through numpy's BLAS, as the tiles' np.dot: the comparison is of what follows
+    # it (where P is a small remainder of large terms, another GEMM's last bit shows)
+    g = torch.from_numpy(hr[0].numpy() @ hr[1].numpy()).view(-1, k, halves * k)
+    pq = pq.clone()
     apply_c_(s, u, g.view(-1, halves * k, k))
     pq.baddbmm_(g[:, :, :k].transpose(1, 2), g, alpha=-sign)
     return pq, (None if kind is None else _eager_gains(pq, kind))
@@ -99,13 +101,13 @@ def _assert_close_rel(got, want, rtol=RTOL):
 @pytest.mark.parametrize("sign", [1.0, -1.0])
 def test_matches_eager(k, halves, kind, sign):
     rows = 300 if k <= 10 else 60
-    pq, g, s, u = _problem(rows, k, halves, sign, seed=k + 7 * halves)
-    want_pq, want = _eager(pq, g, s, u, sign, halves, kind)
-    g_before = g.clone()
+    pq, hr, s, u = _problem(rows, k, halves, sign, seed=k + 7 * halves)
+    want_pq, want = _eager(pq, hr, s, u, sign, halves, kind)
+    before = [t.clone() for t in (*hr, s, u)]
     out = None if kind is None else torch.full((rows,), np.nan, dtype=F64)
-    returned = _fused.update_and_gains(pq, g, s, u, sign, halves, out, kind, threads=1)
+    returned = _fused.update_and_gains(pq, *hr, s, u, sign, halves, out, kind, threads=1)
     assert returned is out
-    assert torch.equal(g, g_before), "g must be left as it was"
+    assert all(torch.equal(a, b) for a, b in zip((*hr, s, u), before)), "inputs changed"
     # the state after the update agrees to rounding of its largest entries
     assert (pq - want_pq).abs().max() <= 1e-13 * want_pq.abs().max()
     # P stays exactly symmetric (the update adds the same terms in the same order)
@@ -124,10 +126,10 @@ def test_matches_eager(k, halves, kind, sign):
 @pytest.mark.parametrize("kind", ["trace", "logdet"])
 def test_large_k(kind):
     k, rows = 100, 6
-    pq, g, s, u = _problem(rows, k, 2, 1.0, seed=3)
-    want_pq, want = _eager(pq, g, s, u, 1.0, 2, kind)
+    pq, hr, s, u = _problem(rows, k, 2, 1.0, seed=3)
+    want_pq, want = _eager(pq, hr, s, u, 1.0, 2, kind)
     out = torch.empty(rows, dtype=F64)
-    _fused.update_and_gains(pq, g, s, u, 1.0, 2, out, kind)
+    _fused.update_and_gains(pq, *hr, s, u, 1.0, 2, out, kind)
     assert (pq - want_pq).abs().max() <= 1e-13 * want_pq.abs().max()
     _assert_close_rel(out, want, rtol=1e-11)
 
@@ -135,28 +137,32 @@ def test_large_k(kind):
 def test_ill_conditioned_gains_agree():
     """Large P (I + P with condition ~1e6): still the eager gains to the digits they hold."""
     k, rows = 10, 200
-    pq, g, s, u = _problem(rows, k, 2, 1.0, seed=5)
+    pq, hr, s, u = _problem(rows, k, 2, 1.0, seed=5)
     pq = (pq * torch.logspace(0, 6, rows, dtype=F64)[:, None, None]).contiguous()
-    want_pq, want = _eager(pq, g, s, u, 1.0, 2, "trace")
+    want_pq, want = _eager(pq, hr, s, u, 1.0, 2, "trace")
     out = np.empty(rows)
-    _fused.update_and_gains(pq.numpy(), g.numpy(), s.numpy(), u.numpy(), 1.0, 2, out)
+    _fused.update_and_gains(pq.numpy(), hr[0].numpy(), hr[1].numpy(), s.numpy(), u.numpy(),
+                            1.0, 2, out)
     _assert_close_rel(out, want, rtol=1e-9)
 
 
 @pytest.mark.parametrize("k,halves,kind", [(1, 2, "trace"), (3, 2, "trace"), (10, 2, "trace"),
                                            (10, 1, "logdet"), (32, 2, "trace")])
 def test_identical_rows_identical_gains(k, halves, kind, monkeypatch):
-    """Copies of one candidate anywhere in the block, on any thread: the same bits."""
+    """Copies of one candidate at the same place in every tile, on any thread: the same
+    bits (other places in a tile are left to BLAS: CandidateRows dedupes copies)."""
     rows = 1500 if k <= 10 else 200
-    pq, g, s, u = _problem(rows, k, halves, 1.0, seed=11)
-    copies = [0, 1, 2, 63, 64, 65, rows // 2, rows - 2, rows - 1]
+    pq, (h, right), s, u = _problem(rows, k, halves, 1.0, seed=11)
+    tile = _fused.tile_rows(k, halves)
+    copies = [i for i in range(0, rows, tile)] + [i + 1 for i in range(0, rows - 1, tile)]
     for i in copies:
-        pq[i], g[i], s[i], u[i] = pq[copies[0]], g[copies[0]], s[copies[0]], u[copies[0]]
-    monkeypatch.setattr(_fused, "_PIECE_ENTRIES", 1)  # pieces of one row: every boundary
+        pq[i], h[i], s[i], u[i] = pq[copies[0]], h[copies[0]], s[copies[0]], u[copies[0]]
+    copies = [i for i in copies if i % tile == 0]
+    monkeypatch.setattr(_fused, "_PIECE_ENTRIES", 1)  # pieces of one tile: every boundary
     results = []
     for threads in (1, 2, 3):
         state, out = pq.clone(), torch.empty(rows, dtype=F64)
-        _fused.update_and_gains(state, g, s, u, 1.0, halves, out, kind, threads=threads)
+        _fused.update_and_gains(state, h, right, s, u, 1.0, halves, out, kind, threads=threads)
         assert len(set(out[copies].tolist())) == 1, out[copies]
         assert all(torch.equal(state[i], state[copies[0]]) for i in copies)
         results.append((state, out))
@@ -166,54 +172,57 @@ def test_identical_rows_identical_gains(k, halves, kind, monkeypatch):
 
 def test_threads_and_pieces_do_not_change_the_result(monkeypatch):
     rows, k = 2000, 6
-    pq, g, s, u = _problem(rows, k, 2, 1.0, seed=2)
+    pq, hr, s, u = _problem(rows, k, 2, 1.0, seed=2)
     ref_state, ref = pq.clone(), torch.empty(rows, dtype=F64)
-    _fused.update_and_gains(ref_state, g, s, u, 1.0, 2, ref, threads=1)
+    _fused.update_and_gains(ref_state, *hr, s, u, 1.0, 2, ref, threads=1)
     for piece_entries in (1, 1000, 10**9):
         monkeypatch.setattr(_fused, "_PIECE_ENTRIES", piece_entries)
         state, out = pq.clone(), torch.empty(rows, dtype=F64)
-        _fused.update_and_gains(state, g, s, u, 1.0, 2, out, threads=2)
+        _fused.update_and_gains(state, *hr, s, u, 1.0, 2, out, threads=2)
         assert torch.equal(state, ref_state) and torch.equal(out, ref)
 
 
 def test_empty_block():
     pq = torch.empty((0, 3, 6), dtype=F64)
-    g = torch.empty((0, 3, 6), dtype=F64)
+    h, right = torch.empty((0, 4), dtype=F64), torch.zeros((4, 18), dtype=F64)
     s = u = torch.empty((0, 3), dtype=F64)
     out = torch.empty(0, dtype=F64)
-    _fused.update_and_gains(pq, g, s, u, 1.0, 2, out)
+    _fused.update_and_gains(pq, h, right, s, u, 1.0, 2, out)
     _fused.gains(pq, 2, out)
 
 
-def test_flat_gemm_output_accepted():
-    pq, g, s, u = _problem(50, 4, 2, 1.0)
-    a, b = pq.clone(), pq.clone()
-    out_a, out_b = np.empty(50), np.empty(50)
-    _fused.update_and_gains(a, g, s, u, 1.0, 2, out_a)
-    _fused.update_and_gains(b, g.view(50, -1), s, u, 1.0, 2, out_b)
-    assert torch.equal(a, b) and np.array_equal(out_a, out_b)
+def test_tiles():
+    assert _fused.tile_rows(1) == 256 and _fused.tile_rows(100) == 16
+    assert 16 <= _fused.tile_rows(10) <= 256
+    for k, halves in [(1, 2), (10, 2), (10, 1), (24, 2), (100, 2)]:
+        tile = _fused.tile_rows(k, halves)
+        assert _fused._piece_rows(k, halves, tile) % tile == 0
 
 
 def test_rejects_bad_inputs():
-    pq, g, s, u = _problem(20, 3, 2, 1.0)
+    pq, (h, right), s, u = _problem(20, 3, 2, 1.0)
     out = torch.empty(20, dtype=F64)
     with pytest.raises(ValueError, match="float64"):
-        _fused.update_and_gains(pq.float(), g, s, u, 1.0, 2, out)
+        _fused.update_and_gains(pq.float(), h, right, s, u, 1.0, 2, out)
     with pytest.raises(ValueError, match="C-contiguous"):
-        _fused.update_and_gains(pq.transpose(1, 2), g, s, u, 1.0, 2, out)
+        _fused.update_and_gains(pq.transpose(1, 2), h, right, s, u, 1.0, 2, out)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        _fused.update_and_gains(pq, h, right.T.contiguous().T, s, u, 1.0, 2, out)
     with pytest.raises(ValueError, match="halves"):
-        _fused.update_and_gains(pq, g, s, u, 1.0, 1, out)
+        _fused.update_and_gains(pq, h, right, s, u, 1.0, 1, out)
     with pytest.raises(ValueError, match="trace"):
-        _fused.update_and_gains(pq[:, :, :3].contiguous(), g[:, :, :3].contiguous(), s, u,
+        _fused.update_and_gains(pq[:, :, :3].contiguous(), h, right[:, :9].contiguous(), s, u,
                                 1.0, 1, out, "trace")
-    with pytest.raises(ValueError, match="g must hold"):
-        _fused.update_and_gains(pq, g[:10], s, u, 1.0, 2, out)
+    with pytest.raises(ValueError, match="h must have shape"):
+        _fused.update_and_gains(pq, h[:10], right, s, u, 1.0, 2, out)
+    with pytest.raises(ValueError, match="right must have shape"):
+        _fused.update_and_gains(pq, h, right[:, :5].contiguous(), s, u, 1.0, 2, out)
     with pytest.raises(ValueError, match="s and u"):
-        _fused.update_and_gains(pq, g, s[:10], u, 1.0, 2, out)
+        _fused.update_and_gains(pq, h, right, s[:10], u, 1.0, 2, out)
     with pytest.raises(ValueError, match="out_gains"):
-        _fused.update_and_gains(pq, g, s, u, 1.0, 2, out[:5])
+        _fused.update_and_gains(pq, h, right, s, u, 1.0, 2, out[:5])
     with pytest.raises(ValueError, match="kind"):
-        _fused.update_and_gains(pq, g, s, u, 1.0, 2, out, "det")
+        _fused.update_and_gains(pq, h, right, s, u, 1.0, 2, out, "det")
 
 
 def test_compile_info():

@@ -1,37 +1,51 @@
 """One fused pass per greedy step over the candidates' ``[P_x | Q_x]`` (numba, CPU).
 
-After a pick, :class:`~skbait._kernels.bait.TraceState` lowers every candidate's state by
-a rank-``k`` term and recomputes its gain. In torch that is tens of small operations per
-step (``apply_c_``, ``baddbmm``, the transposing copy and the ``O(k)`` whole-array
-operations of ``trace_solve_planes``), each a pass over memory and, with two threads, a
-barrier that waits for the slowest thread. Here one compiled loop does, for each
-candidate ``x`` in turn and while its ``k × 2k`` block is in L1:
+After a pick, :class:`~skbait._kernels.woodbury.TraceState` lowers every candidate's
+state by a rank-``k`` term and recomputes its gain. In torch that is a GEMM over the
+whole pool and then tens of small operations (``apply_c_``, ``baddbmm``, the transposing
+copy and the ``O(k)`` whole-array operations of ``trace_solve_planes``), each a pass over
+memory and, with two threads, a barrier that waits for the slowest thread. Here one
+compiled call does, for each small block of rows (a *tile*, sized so that its GEMM
+output stays in the core's L2 cache):
+
+0. the tile's GEMM ``G = h[tile] @ right`` (BLAS ``dgemm``, through numba's ``np.dot``,
+   single-threaded: the parallelism is over tiles), into a buffer that is reused;
+
+and then for each candidate ``x`` of the tile, while its ``k × 2k`` block is in L1:
 
 1. the ``C``-transform of its GEMM output (:func:`~skbait._kernels.fisher.apply_c_`),
    ``Y ← (Y − (Y u_x) 1ᵀ) diag(s_x)`` on each length-``k`` segment of ``G_x``;
 2. the rank-``k`` update ``[P_x | Q_x] ← [P_x | Q_x] − sign · G_x[:, :k]ᵀ G_x``
    (the ``baddbmm``);
 3. the gain from the updated state: ``tr((I + P_x)⁻¹ Q_x)`` by the same pivot-free
-   ``L D Lᵀ`` congruence as :func:`~skbait._kernels.bait.trace_solve_planes` (or
+   ``L D Lᵀ`` congruence as :func:`~skbait._kernels._linalg.trace_solve_planes` (or
    ``log det(I + P_x)``, the sum of the logs of its pivots, for the log-det objective).
 
+The GEMM output never goes to main memory: a step reads ``h`` and reads and writes
+``[P | Q]`` once, which is its whole memory traffic.
+
 Rows are independent: every row runs the same instruction sequence, with no reduction
-across rows and no dependence on the row's position, the block boundaries or the thread
-that runs it, so identical candidates get bit-identical gains and the result does not
-depend on the number of threads. Threads are plain Python threads over contiguous row
-ranges (the compiled loop releases the GIL), handed out in small pieces so that a thread
-preempted by another process delays at most one piece (see :func:`choose_threads`).
+across rows, and the tiles are fixed by the row index alone (multiples of
+:func:`tile_rows` from the first row of the call), never by the number of threads or
+the thread that runs them, so the result does not depend on the number of threads, bit
+for bit. (Exact copies of a candidate share one row in
+:class:`~skbait._kernels.woodbury.CandidateRows`, so that they get one score whatever
+BLAS does with a row's position in a tile.) Threads are plain Python threads over
+contiguous runs of tiles (the compiled code releases the GIL), handed out in small
+pieces so that a thread preempted by another process delays at most one piece (see
+:func:`choose_threads`); while they run, the process's BLAS is held to one thread so that
+each tile's ``dgemm`` runs on the thread that called it.
 
 Layout (all float64, C-contiguous, CPU; numpy arrays or CPU torch tensors, which are
 used through zero-copy ``.numpy()`` views):
 
 - ``pq``: (rows, k, halves·k), updated in place. ``pq[x, :, :k]`` is ``P_x`` (symmetric
   PSD), ``pq[x, :, k:]`` is ``Q_x`` (only its symmetric part matters) when ``halves == 2``.
-- ``g``: (rows, k, halves·k) or (rows, k·halves·k), read only: the GEMM output
-  ``h_block @ right`` of ``TraceState._update_candidates`` before ``apply_c_``, i.e.
-  ``g[x, c, half·k + a]`` holds output ``a`` of column ``c`` of ``R'`` (``half = 0``) or of
-  ``2E`` (``half = 1``). Its flat row splits into ``halves·k`` segments of length ``k``,
-  each ``C``-transformed with ``s_x, u_x``.
+- ``h``: (rows, d), the candidates' features; ``right``: (d, k·halves·k), the step's
+  directions, laid out so that ``(h @ right)[x, c·halves·k + half·k + a]`` is output
+  ``a`` of column ``c`` of ``R'`` (``half = 0``) or of ``2E`` (``half = 1``)
+  (``CandidateRows.update`` builds it). Read only. The flat row of ``h @ right`` splits
+  into ``halves·k`` segments of length ``k``, each ``C``-transformed with ``s_x, u_x``.
 - ``s``, ``u``: (rows, k), the two vectors of ``C_x``.
 - ``out``: (rows,), written.
 
@@ -58,7 +72,8 @@ except Exception as exc:  # pragma: no cover - missing, or built for another num
 else:
     _IMPORT_ERROR = None
 
-__all__ = ["available", "choose_threads", "compile_info", "gains", "update_and_gains"]
+__all__ = ["available", "choose_threads", "compile_info", "gains", "tile_rows",
+           "update_and_gains"]
 
 _KINDS = {None: 0, "none": 0, "trace": 1, "logdet": 2}
 # Rows are handed out to the threads in pieces of about this many state entries (512 KB,
@@ -69,9 +84,14 @@ _PIECE_ENTRIES = 1 << 16
 # work): there a second thread's wake-up and hand-off cost as much as it saves
 # (benchmarks/README.md, "fused per-candidate pass").
 _MIN_PARALLEL_ENTRIES = 120_000
+# A tile's GEMM output takes at most this much (half of a 512 KB L2, the other half for
+# the tile's rows of h and [P | Q]), within 16 to 256 rows: dgemm runs at 85 to 95 % of
+# its large-matrix rate from 64 rows on, and at 70 % at 16 (benchmarks/README.md).
+_TILE_BYTES = 1 << 18
+_TILE_MIN_ROWS, _TILE_MAX_ROWS = 16, 256
 
 _lock = threading.Lock()
-_state = {"kernel": None, "error": None, "info": None}
+_state = {"kernel": None, "error": None, "info": None, "blas": None}
 _pool = None
 _pool_size = 0
 
@@ -86,10 +106,9 @@ def _rows_kernel(pq, g, s, u, sign, kind, update, out, lo, hi):  # pragma: no co
     hk = pq.shape[2]
     y = np.empty((k, hk))
     yf = y.reshape(k * hk)
-    a = np.empty((k, k))
-    b = np.empty((k, k))
-    low = np.empty(k)
-    row = np.empty(k)
+    # the elimination's rows: [I + P | Q | I] for the trace, [I + P] for the log-det
+    width = 3 * k if kind == 1 else k
+    z = np.empty((k, width))
     for x in range(lo, hi):
         px = pq[x]
         if update:
@@ -147,126 +166,150 @@ def _rows_kernel(pq, g, s, u, sign, kind, update, out, lo, hi):  # pragma: no co
                     c += 1
         if kind == 0:
             continue
-        # 3. the gain, as TraceState._gain / logdet._logdet_gain
+        # 3. the gain, as TraceState._score / DesignState._score
         if k == 1:
             if kind == 1:
                 out[x] = px[0, 1] / (1.0 + px[0, 0])
             else:
                 out[x] = math.log1p(px[0, 0])
             continue
+        # I + P = L D Lᵀ without pivoting (its Schur complements are ≥ 1), by row
+        # operations on the whole of [I + P | Q | I], which turn it into
+        # [D Lᵀ | L⁻¹Q | L⁻¹]: then tr((I + P)⁻¹ Q) = tr(D⁻¹ (L⁻¹Q) L⁻ᵀ)
+        # = Σ_j (Σ_{m ≤ j} (L⁻¹Q)_jm (L⁻¹)_jm) / D_j. Whole rows (entries left of the
+        # pivot are never read again) keep every loop the same length, which is what
+        # makes them fast at small k.
         for i in range(k):
-            ai = a[i]
+            zi = z[i]
             pi = px[i]
             for j in range(k):
-                ai[j] = pi[j]
-            ai[i] += 1.0
-        if kind == 1:
-            for i in range(k):
-                bi = b[i]
-                qi = px[i, k:]
-                for j in range(k):
-                    bi[j] = qi[j]
-        # I + P = L D Lᵀ without pivoting (its Schur complements are ≥ 1); b ← L⁻¹ b L⁻ᵀ
-        # on the trailing blocks, exactly the steps of bait._eliminate_
+                zi[j] = pi[j]
+            zi[i] += 1.0
+            if kind == 1:
+                for j in range(k, 2 * k):
+                    zi[j] = pi[j]
+                for j in range(2 * k, 3 * k):
+                    zi[j] = 0.0
+                zi[2 * k + i] = 1.0
         for j in range(k - 1):
-            nt = k - j - 1
-            piv = a[j, j]
-            lw = low[:nt]
-            for i in range(nt):
-                lw[i] = a[j + 1 + i, j] / piv
-            aj = a[j, j + 1:]
-            for i in range(nt):
-                li = lw[i]
-                ai = a[j + 1 + i, j + 1:]
-                for m in range(nt):
-                    ai[m] -= li * aj[m]
-            if kind != 1:
-                continue
-            bjj = b[j, j]
-            bj = b[j, j + 1:]
-            rw = row[:nt]
-            for m in range(nt):
-                rw[m] = bj[m] - lw[m] * bjj
-            for i in range(nt):
-                li = lw[i]
-                bij = b[j + 1 + i, j]
-                bi = b[j + 1 + i, j + 1:]
-                for m in range(nt):
-                    bi[m] = (bi[m] - li * rw[m]) - bij * lw[m]
+            zj = z[j]
+            inv = 1.0 / zj[j]
+            for i in range(j + 1, k):
+                zi = z[i]
+                li = zi[j] * inv
+                for m in range(width):
+                    zi[m] -= li * zj[m]
         total = 0.0
         if kind == 1:
             for j in range(k):
-                total += b[j, j] / a[j, j]
+                zj = z[j]
+                acc = 0.0
+                for m in range(j + 1):
+                    acc += zj[k + m] * zj[2 * k + m]
+                total += acc / zj[j]
         else:
             for j in range(k):
-                total += math.log(a[j, j])
+                total += math.log(z[j, j])
         out[x] = total
 
 
-def _signature():
-    f8 = numba.float64
-    return numba.void(
-        f8[:, :, ::1], f8[:, ::1], f8[:, ::1], f8[:, ::1], f8, numba.int64,
-        numba.boolean, f8[::1], numba.int64, numba.int64,
-    )
+def _tile_kernel(h, right, pq, s, u, sign, kind, out, lo, hi, tile):  # pragma: no cover
+    """Rows ``lo:hi`` (``lo`` a multiple of ``tile``) a tile at a time: the tile's GEMM
+    ``h[tile] @ right`` into a reused buffer, then :func:`_rows_kernel` on its rows."""
+    buffer = np.empty((max(0, min(tile, hi - lo)), right.shape[1]))
+    start = lo
+    while start < hi:
+        stop = min(start + tile, hi)
+        g = buffer[: stop - start]
+        np.dot(h[start:stop], right, g)
+        _rows_jit(pq[start:stop], g, s[start:stop], u[start:stop], sign, kind, True,
+                  out[start:stop], 0, stop - start)
+        start = stop
+
+
+if numba is not None:  # compiled lazily, on the first call of available()
+    _JIT = {"cache": True, "nogil": True, "boundscheck": False, "error_model": "numpy"}
+    _rows_jit = numba.njit(**_JIT)(_rows_kernel)
+    _tile_jit = numba.njit(**_JIT)(_tile_kernel)
+
+
+def _signatures():
+    f8, i8 = numba.float64, numba.int64
+    rows = numba.void(f8[:, :, ::1], f8[:, ::1], f8[:, ::1], f8[:, ::1], f8, i8,
+                      numba.boolean, f8[::1], i8, i8)
+    tile = numba.void(f8[:, ::1], f8[:, ::1], f8[:, :, ::1], f8[:, ::1], f8[:, ::1], f8, i8,
+                      f8[::1], i8, i8, i8)
+    return rows, tile
 
 
 def _compile():
-    """Compile (or load from numba's cache) and self-check the kernel; once per process."""
+    """Compile (or load from numba's cache) and self-check the kernels; once per process."""
     if numba is None:
         raise ImportError(f"numba cannot be imported: {_IMPORT_ERROR!r}")
     start = time.perf_counter()
-    dispatcher = numba.njit(cache=True, nogil=True, boundscheck=False,
-                            error_model="numpy")(_rows_kernel)
-    dispatcher.compile(_signature())
+    rows_sig, tile_sig = _signatures()
+    _rows_jit.compile(rows_sig)
+    _tile_jit.compile(tile_sig)
     seconds = time.perf_counter() - start
-    stats = dispatcher.stats
-    hits = sum(stats.cache_hits.values())
-    dispatcher.disable_compile()  # a call with other types is a TypeError, not a compile
-    _self_check(dispatcher)
-    return dispatcher, {
+    hits = sum(sum(d.stats.cache_hits.values()) for d in (_rows_jit, _tile_jit))
+    for dispatcher in (_rows_jit, _tile_jit):
+        dispatcher.disable_compile()  # a call with other types is a TypeError, not a compile
+    kernels = {"rows": _rows_jit, "tile": _tile_jit}
+    _self_check(kernels)
+    return kernels, {
         "seconds": seconds,
-        "source": "cache" if hits else "compiled",
-        "cache_dir": stats.cache_path,
+        "source": "cache" if hits == 2 else "compiled",
+        "cache_dir": _rows_jit.stats.cache_path,
         "numba": numba.__version__,
     }
 
 
-def _self_check(kernel):
+def _blas_controller():
+    """threadpoolctl's handle on the BLAS that the tiles' ``dgemm`` calls (loaded by now)."""
+    try:
+        import threadpoolctl
+
+        return threadpoolctl.ThreadpoolController()
+    except Exception:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        return None
+
+
+def _self_check(kernels):
     """A 2 × 2 case worked by hand: the compiled code must reproduce it."""
     pq = np.array([[[1.0, 0.0, 2.0, 0.0], [0.0, 1.0, 0.0, 4.0]]])
-    g = np.zeros((1, 8))
     one = np.ones((1, 2))
     out = np.empty(1)
-    kernel(pq, g, one, np.zeros((1, 2)), 1.0, 1, True, out, 0, 1)
-    # P = I, Q = diag(2, 4): tr((2I)⁻¹ Q) = 3
+    # P = I, Q = diag(2, 4) and a zero update: tr((2I)⁻¹ Q) = 3
+    kernels["tile"](np.ones((1, 1)), np.zeros((1, 8)), pq, one, np.zeros((1, 2)), 1.0, 1,
+                    out, 0, 1, 1)
     if out[0] != 3.0:
         raise RuntimeError(f"the fused kernel's self-check gave {out[0]!r} instead of 3")
 
 
-def _kernel():
+def _kernels():
     if _state["kernel"] is None and _state["error"] is None:
         with _lock:
             if _state["kernel"] is None and _state["error"] is None:
                 try:
                     _state["kernel"], _state["info"] = _compile()
+                    _state["blas"] = _blas_controller()
                 except Exception as exc:  # no numba, or it cannot compile here
                     _state["error"] = exc
     return _state["kernel"]
 
 
 def available():
-    """Whether the fused path can be used: numba imports and the kernel compiles here.
+    """Whether the fused path can be used: numba imports and the kernels compile here.
 
-    The first call compiles the kernel (or loads it from numba's cache) and checks it on
-    a small case; later calls are free. False when numba is missing or when compiling
+    The first call compiles the kernels (or loads them from numba's cache) and checks them
+    on a small case; later calls are free. False when numba is missing or when compiling
     failed (:func:`compile_info` says why).
     """
-    return _kernel() is not None
+    return _kernels() is not None
 
 
 def compile_info():
-    """What making the kernel ready cost in this process, or why it is unavailable.
+    """What making the kernels ready cost in this process, or why they are unavailable.
 
     Returns
     -------
@@ -283,13 +326,12 @@ def compile_info():
 def choose_threads(n_rows, k, halves=2, *, max_threads=None):
     """Threads for one fused pass over ``n_rows`` candidates: 1 for small passes, else all.
 
-    ``max_threads`` defaults to ``torch.get_num_threads()``, the caller's thread budget for
-    the GEMM around this pass. Below about ``_MIN_PARALLEL_ENTRIES`` entries of state
-    (``n_rows·k·halves·k``, about 1 MB) the pass takes well under a millisecond and one
-    thread is as fast; above, every thread helps, and since the rows are handed out in
-    small pieces a thread preempted by another process only delays its current piece:
-    with one CPU-bound competitor on two cores, two threads still take at most the quiet
-    one-thread time (benchmarks/README.md).
+    ``max_threads`` defaults to ``torch.get_num_threads()``, the caller's thread budget.
+    Below about ``_MIN_PARALLEL_ENTRIES`` entries of state (``n_rows·k·halves·k``, about
+    1 MB) the pass takes well under a millisecond and one thread is as fast; above, every
+    thread helps, and since the rows are handed out in small pieces a thread preempted by
+    another process only delays its current piece: with one CPU-bound competitor on two
+    cores, two threads still take at most the quiet one-thread time (benchmarks/README.md).
     """
     if max_threads is None:
         try:
@@ -301,32 +343,43 @@ def choose_threads(n_rows, k, halves=2, *, max_threads=None):
     entries = n_rows * k * halves * k
     if entries < _MIN_PARALLEL_ENTRIES or max_threads <= 1:
         return 1
-    pieces = -(-n_rows // _piece_rows(k, halves))
+    pieces = -(-n_rows // _piece_rows(k, halves, 1))
     return int(max(1, min(max_threads, pieces)))
 
 
-def _piece_rows(k, halves):
-    return max(1, _PIECE_ENTRIES // (k * halves * k))
+def tile_rows(k, halves=2):
+    """Rows of one tile of :func:`update_and_gains`: its GEMM output fits in L2."""
+    fit = _TILE_BYTES // (8 * k * halves * k)
+    return int(min(_TILE_MAX_ROWS, max(_TILE_MIN_ROWS, fit)))
 
 
-def update_and_gains(pq, g, s, u, sign, halves, out_gains, kind="trace", *, threads=None):
+def _piece_rows(k, halves, tile):
+    """Rows of one piece handed to a thread: about ``_PIECE_ENTRIES`` entries of state,
+    in whole tiles."""
+    rows = max(1, _PIECE_ENTRIES // (k * halves * k))
+    return max(tile, rows // tile * tile)
+
+
+def update_and_gains(pq, h, right, s, u, sign, halves, out_gains, kind="trace", *,
+                     threads=None):
     """Fused per-candidate part of one greedy step, in place on a block of rows.
 
-    For every row ``x``: ``G_x ← C``-transform of ``g[x]`` (as ``apply_c_(s, u,
-    g.view(-1, halves·k, k))``), ``pq[x] −= sign · G_x[:, :k]ᵀ G_x`` (as
+    For every row ``x``: ``G_x ← C``-transform of ``(h @ right)[x]`` (as ``apply_c_(s, u,
+    (h @ right).view(-1, halves·k, k))``), ``pq[x] −= sign · G_x[:, :k]ᵀ G_x`` (as
     ``pq.baddbmm_(G[:, :, :k].transpose(1, 2), G, alpha=-sign)``), then
     ``out_gains[x] =`` ``tr((I + P_x)⁻¹ Q_x)`` (``kind="trace"``, needs ``halves == 2``),
     ``log det(I + P_x)`` (``kind="logdet"``, reads only ``P_x``) or nothing
     (``kind=None``). Equals the eager torch computation to rounding (about 1e-15
-    relative on well-conditioned ``I + P_x``); ``g`` is not modified.
+    relative on well-conditioned ``I + P_x``).
 
     Parameters
     ----------
     pq : ndarray or torch.Tensor of shape (rows, k, halves·k)
         ``[P_x | Q_x]`` (or ``P_x``), float64, C-contiguous; updated in place.
-    g : ndarray or torch.Tensor of shape (rows, k, halves·k) or (rows, k·halves·k)
-        The GEMM output for these rows, before the ``C``-transform (see the module
-        docstring for its layout). Read only.
+    h : ndarray or torch.Tensor of shape (rows, d)
+        The rows' features. Read only.
+    right : ndarray or torch.Tensor of shape (d, k·halves·k)
+        The step's directions (see the module docstring for their layout). Read only.
     s, u : ndarray or torch.Tensor of shape (rows, k)
         The vectors of ``C_x = diag(s_x) − u_x s_xᵀ``.
     sign : float
@@ -338,7 +391,7 @@ def update_and_gains(pq, g, s, u, sign, halves, out_gains, kind="trace", *, thre
     kind : {"trace", "logdet", None}, default="trace"
     threads : int, default=None
         Threads for the pass; None asks :func:`choose_threads`. The result does not
-        depend on it.
+        depend on it, bit for bit.
 
     Returns
     -------
@@ -352,23 +405,23 @@ def update_and_gains(pq, g, s, u, sign, halves, out_gains, kind="trace", *, thre
     ValueError
         On shapes, dtypes or memory layouts other than the above.
     """
-    return _run(pq, g, s, u, float(sign), halves, out_gains, kind, True, threads)
+    return _run(pq, (h, right, s, u), float(sign), halves, out_gains, kind, threads)
 
 
 def gains(pq, halves, out_gains, kind="trace", *, threads=None):
-    """The gains of :func:`update_and_gains` without an update (``TraceState.forward_gains``).
+    """The gains of :func:`update_and_gains` without an update (``CandidateRows.scores``).
 
     ``out_gains[x] = tr((I + P_x)⁻¹ Q_x)`` (``kind="trace"``, ``halves == 2``) or
     ``log det(I + P_x)`` (``kind="logdet"``) for every row of ``pq`` (not modified).
     """
     if kind is None or kind == "none":
         raise ValueError("gains() needs kind='trace' or 'logdet'")
-    return _run(pq, None, None, None, 0.0, halves, out_gains, kind, False, threads)
+    return _run(pq, None, 0.0, halves, out_gains, kind, threads)
 
 
-def _run(pq, g, s, u, sign, halves, out_gains, kind, update, threads):
-    kernel = _kernel() if available() else None
-    if kernel is None:
+def _run(pq, update, sign, halves, out_gains, kind, threads):
+    kernels = _kernels()
+    if kernels is None:
         raise RuntimeError(f"the fused path is not available: {compile_info() or 'disabled'}")
     if kind not in _KINDS:
         raise ValueError(f"kind must be 'trace', 'logdet' or None, got {kind!r}")
@@ -381,30 +434,52 @@ def _run(pq, g, s, u, sign, halves, out_gains, kind, update, threads):
         raise ValueError(f"pq of shape {pq_np.shape} does not hold {halves} k × k halves")
     if code == 1 and halves != 2:
         raise ValueError("kind='trace' needs [P | Q] (halves=2)")
-    if update:
-        g_np = _array(g, "g").reshape(-1) if rows else np.empty(0)
-        if g_np.size != rows * k * hk:
-            raise ValueError(f"g must hold rows·k·halves·k = {rows * k * hk} values, "
-                             f"got {g_np.size}")
-        g_np = g_np.reshape(rows, k * hk)
-        s_np, u_np = _array(s, "s"), _array(u, "u")
-        if s_np.shape != (rows, k) or u_np.shape != (rows, k):
-            raise ValueError(f"s and u must have shape {(rows, k)}, got {s_np.shape} and "
-                             f"{u_np.shape}")
-    else:
-        g_np = np.empty((rows, 0))
-        s_np = u_np = np.empty((rows, 0))
     if code:
         out_np = _array(out_gains, "out_gains", writable=True)
         if out_np.shape != (rows,):
             raise ValueError(f"out_gains must have shape {(rows,)}, got {out_np.shape}")
     else:
-        out_np = np.empty(0)
+        out_np = np.empty(0 if update is not None else rows)
     if threads is None:
         threads = choose_threads(rows, k, halves)
-    _parallel_rows(kernel, (pq_np, g_np, s_np, u_np, sign, code, update, out_np), rows,
-                   int(threads), _piece_rows(k, halves))
+    if update is None:
+        args = (pq_np, np.empty((rows, 0)), np.empty((rows, 0)), np.empty((rows, 0)), sign,
+                code, False, out_np)
+        _parallel_rows(kernels["rows"], args, rows, int(threads), _piece_rows(k, halves, 1))
+        return out_gains
+    h_np, right_np, s_np, u_np = (_array(v, name) for v, name in
+                                  zip(update, ("h", "right", "s", "u")))
+    if h_np.ndim != 2 or h_np.shape[0] != rows:
+        raise ValueError(f"h must have shape (rows, d) = ({rows}, d), got {h_np.shape}")
+    if right_np.shape != (h_np.shape[1], k * hk):
+        raise ValueError(f"right must have shape (d, k·halves·k) = "
+                         f"{(h_np.shape[1], k * hk)}, got {right_np.shape}")
+    if s_np.shape != (rows, k) or u_np.shape != (rows, k):
+        raise ValueError(f"s and u must have shape {(rows, k)}, got {s_np.shape} and "
+                         f"{u_np.shape}")
+    if code == 0:
+        out_np = np.empty(rows)  # sliced per tile; never written
+    tile = tile_rows(k, halves)
+    args = (h_np, right_np, pq_np, s_np, u_np, sign, code, out_np)
+    with _one_blas_thread():
+        _parallel_rows(lambda *a: kernels["tile"](*a, tile), args, rows, int(threads),
+                       _piece_rows(k, halves, tile), tile)
     return out_gains
+
+
+class _one_blas_thread:
+    """Hold the process's BLAS to one thread while the tiles' ``dgemm`` run: the threads
+    are this module's, and a BLAS thread pool per call would fight them for the cores."""
+
+    def __enter__(self):
+        controller = _state["blas"]
+        self._limit = None if controller is None else controller.limit(limits=1,
+                                                                       user_api="blas")
+        return self
+
+    def __exit__(self, *exc):
+        if self._limit is not None:
+            self._limit.restore_original_limits()
 
 
 def _array(value, name, writable=False):
@@ -424,14 +499,16 @@ def _array(value, name, writable=False):
     return value
 
 
-def _parallel_rows(kernel, args, rows, threads, piece):
+def _parallel_rows(kernel, args, rows, threads, piece, unit=1):
     """Run ``kernel`` over rows ``0:rows``: this thread and ``threads − 1`` pool workers
-    take contiguous pieces of ``piece`` rows from a shared counter until none is left."""
+    take contiguous pieces of at most ``piece`` rows from a shared counter until none is
+    left. Pieces start at multiples of ``unit`` (the tiles), whatever ``threads`` is."""
     threads = max(1, min(threads, rows))
     if threads == 1:
         kernel(*args, 0, rows)
         return
-    piece = max(1, min(-(-rows // threads), piece))
+    share = -(-rows // threads)  # fewer rows than threads · piece: one piece each
+    piece = max(unit, min(-(-share // unit) * unit, piece))
     bounds = list(range(0, rows, piece)) + [rows]
     n_pieces = len(bounds) - 1
     counter = iter(range(n_pieces))

@@ -17,6 +17,16 @@ def symmetric(matrix):
     return (matrix + matrix.transpose(-2, -1)) / 2
 
 
+def sym_matmul(sym, other):
+    """``sym @ other`` for a symmetric ``sym`` (``D × D``) and a narrow ``other`` (``D × k``).
+
+    Computed as ``(otherᵀ sym)ᵀ``, equal for a symmetric ``sym``: on a CPU, MKL runs the
+    product with the wide operand on the right about twice as fast at ``D`` in the hundreds
+    and ``k`` ≈ 10 (0.41 against 0.83 ms at ``D = 640``), and a BAIT step takes three of them.
+    """
+    return (other.transpose(-2, -1) @ sym).transpose(-2, -1)
+
+
 def spd_inverse(matrix):
     """Inverse of a symmetric positive definite matrix through its Cholesky factor."""
     chol, info = torch.linalg.cholesky_ex(matrix)

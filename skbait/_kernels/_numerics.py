@@ -30,6 +30,21 @@ def exact_matmul():
         torch.set_float32_matmul_precision(precision)
 
 
+@contextmanager
+def torch_threads(n_threads):
+    """Run a block with torch's intra-op thread count at ``n_threads``; the caller's
+    setting is restored whatever happens inside it."""
+    before = torch.get_num_threads()
+    if n_threads == before:
+        yield
+        return
+    torch.set_num_threads(n_threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def chunk_rows(n_rows, elements_per_row, *, device, dtype=torch.float64, chunk_size=None,
                cached=False):
     """Number of rows per chunk so that one intermediate stays under the byte budget.

@@ -350,6 +350,9 @@ class ShardedState(GreedyState):
     def gains(self):
         return self.state.gains()
 
+    def running(self):
+        return self.state.running()
+
     def best(self, scores, valid):
         row, value = None, -np.inf
         if self.n_candidates:

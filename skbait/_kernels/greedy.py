@@ -3,12 +3,14 @@ then, for BAIT, remove the chosen points whose removal costs least.
 
 The loop knows nothing of what it optimises. A state answers five questions (what the
 candidates score, add one, whether its scores are stale, and for a backward pass what
-removing each chosen point costs, remove one); BAIT's, log-det's and k-center's states
+removing each chosen point costs, remove one), and says how the host should be set up
+while the loop runs (:meth:`GreedyState.running`); BAIT's, log-det's and k-center's states
 answer them, and so will a fused or a sharded state, without the loop changing. Which
 candidate is best is also the state's to say (:meth:`GreedyState.best`): a sharded state
 (:class:`~skbait._kernels.distributed.ShardedState`) reduces it across ranks.
 """
 
+import contextlib
 from typing import NamedTuple
 
 import numpy as np
@@ -71,6 +73,11 @@ class GreedyState:
         """Recompute the state exactly; return the new :meth:`gains`."""
         raise NotImplementedError
 
+    def running(self):
+        """A context manager the whole loop runs in (how the state wants the host set up
+        while it works, e.g. its threads); by default nothing."""
+        return contextlib.nullcontext()
+
     def removal_costs(self):
         """``(members, costs)``: the added rows (ascending) and what removing each costs."""
         raise NotImplementedError
@@ -118,7 +125,11 @@ def greedy(state, n_select, n_forward=None):
         Ties go to the lowest index. A NaN or infinite score that could be picked raises
         :class:`~skbait.exceptions.DegenerateProblemError`.
     """
-    n_forward = n_select if n_forward is None else n_forward
+    with state.running():
+        return _greedy(state, n_select, n_select if n_forward is None else n_forward)
+
+
+def _greedy(state, n_select, n_forward):
     chosen = torch.zeros(state.n_candidates, dtype=torch.bool, device=state.device)
     order, gains = [], []
     scores = state.gains()

@@ -21,6 +21,8 @@ updated), and the removal cost is ``tr((I + P̂_x)⁻¹ Q̂_x)``, the forward ga
 ``x`` back.
 """
 
+import contextlib
+
 import numpy as np
 import torch
 
@@ -31,10 +33,11 @@ from ._linalg import (
     checked_cholesky,
     cholesky_of_inverse,
     spd_inverse,
+    sym_matmul,
     symmetric,
 )
 from . import _fused
-from ._numerics import chunk_rows, duplicate_groups
+from ._numerics import chunk_rows, duplicate_groups, torch_threads
 from .fisher import Factors, apply_c_, apply_ct_, quad_forms
 from .greedy import GreedyState
 
@@ -55,8 +58,8 @@ class CandidateRows:
         Rows per chunk; by default sized from ``d·k²`` and the device.
 
     On a CPU with numba, each chunk's update and scores run as one compiled pass over its
-    rows (:mod:`~skbait._kernels._fused`); elsewhere as torch operations, which pick the
-    same batch.
+    rows (:mod:`~skbait._kernels._fused`), on as many threads as torch had when the rows
+    were built (:attr:`threads`); elsewhere as torch operations, which pick the same batch.
     """
 
     def __init__(self, factors, *, chunk_size=None):
@@ -74,6 +77,11 @@ class CandidateRows:
         self._buffer = None
         self.fused = (h.device.type == "cpu" and h.dtype == torch.float64
                       and _fused.available())
+        # the caller's thread budget, for the compiled pass: while the greedy loop runs,
+        # torch itself is held to one thread (DesignState.running)
+        self.threads = torch.get_num_threads()
+        if self.fused:  # the compiled pass reads them in place
+            self.factors = Factors(*(t.contiguous() for t in self.factors))
 
     def recompute(self, matrices):
         """Every row's blocks from scratch, for the symmetric ``D × D`` ``matrices``."""
@@ -93,7 +101,8 @@ class CandidateRows:
         out = self._empty()
         for rows in self._chunks():
             if self.fused:
-                _fused.gains(self.blocks[rows], self.blocks.shape[2] // self.k, out[rows], kind)
+                _fused.gains(self.blocks[rows], self.blocks.shape[2] // self.k, out[rows], kind,
+                             threads=self._threads(rows))
             else:
                 out[rows] = score(self.blocks[rows])
         return self.expand(out)
@@ -115,23 +124,28 @@ class CandidateRows:
         if halves == 2:
             both = torch.cat([both[:, :k], 2 * both[:, k:]], dim=1)
         # columns ordered (column of R', half, output) so that row c of G_x comes out whole
-        right = both.reshape(d, k, halves, k).permute(0, 3, 2, 1).reshape(d, -1)
+        right = both.reshape(d, k, halves, k).permute(0, 3, 2, 1).reshape(d, -1).contiguous()
         out = None if score is None else self._empty()
         for rows in self._chunks():
-            hb = h[rows]
+            hb, block = h[rows], self.blocks[rows]
+            if self.fused:  # GEMM, C-transform, rank-k update and score, a tile at a time
+                _fused.update_and_gains(block, hb, right, s[rows], u[rows], float(sign),
+                                        halves, None if out is None else out[rows],
+                                        None if out is None else kind,
+                                        threads=self._threads(rows))
+                continue
             g = self._workspace(hb.shape[0] * k * halves * k).view(-1, k, halves * k)
             torch.matmul(hb, right, out=g.view(hb.shape[0], -1))
-            block = self.blocks[rows]
-            if self.fused:  # C-transform, rank-k update and score in one pass per row
-                _fused.update_and_gains(block, g, s[rows], u[rows], float(sign), halves,
-                                        None if out is None else out[rows],
-                                        None if out is None else kind)
-                continue
             apply_c_(s[rows], u[rows], g.view(-1, halves * k, k))
             block.baddbmm_(g[:, :, :k].transpose(1, 2), g, alpha=-sign)
             if out is not None:
                 out[rows] = score(block)
         return None if out is None else self.expand(out)
+
+    def _threads(self, rows):
+        block = self.blocks[rows]
+        return _fused.choose_threads(block.shape[0], self.k, block.shape[2] // self.k,
+                                     max_threads=self.threads)
 
     def _chunks(self):
         for start in range(0, self.blocks.shape[0], self.step):
@@ -191,6 +205,16 @@ class DesignState(GreedyState):
         self.recompute()
 
     # -- the verbs --------------------------------------------------------------------
+    def running(self):
+        """With the compiled pass, torch runs on one thread while the loop does.
+
+        What is left to torch then is ``O(D² k)`` per step in products of a few megabytes:
+        a second thread barely shortens them, and with another process on the machine
+        every one of them waits for a preempted thread (benchmarks/README.md, "under
+        load"). The pass itself keeps the caller's threads (:attr:`CandidateRows.threads`).
+        """
+        return torch_threads(1) if self.rows.fused else contextlib.nullcontext()
+
     def gains(self):
         """Score of every candidate: ``log det(I + P_x)`` (or BAIT's trace decrease)."""
         return self.rows.scores(self._score, self.kind)
@@ -204,7 +228,7 @@ class DesignState(GreedyState):
         """
         row, block = self._candidate(index, packed)
         factor = row.dense(0)  # U: D × k
-        r = self.minv @ factor
+        r = sym_matmul(self.minv, factor)
         # M⁻¹ ← M⁻¹ − R A⁻¹ Rᵀ with A = I + UᵀR: write A⁻¹ = G Gᵀ and R' = R G
         r = r @ cholesky_of_inverse(factor.T @ r + self.eye)
         entry = self._member_entry(block) if self.removals else None
@@ -221,7 +245,7 @@ class DesignState(GreedyState):
         pos = self.members.index(index)
         factor = self.member_factors.dense(pos)
         # −A⁻¹ = (I − UᵀM⁻¹U)⁻¹ = I + P̂: from the member state, not from a cancellation
-        r = (self.minv @ factor) @ checked_cholesky(self.eye + self.p_hat[pos])
+        r = sym_matmul(self.minv, factor) @ checked_cholesky(self.eye + self.p_hat[pos])
         keep = [i for i in range(len(self.members)) if i != pos]
         self.members = [self.members[i] for i in keep]
         self.member_factors = self.member_factors.rows(torch.tensor(keep, dtype=torch.long,
@@ -434,9 +458,9 @@ class TraceState(DesignState):
     def _directions(self, r, sign):
         # Q ← Q − sign(a zᵀ + z aᵀ) + a W aᵀ == Q − sign(a eᵀ + e aᵀ), e = z − ½ sign a W,
         # with a = ṼᵀR', z = ṼᵀM⁻¹FR', W = R'ᵀFR'; both a and e come from one GEMM.
-        fr = self.fisher @ r
+        fr = sym_matmul(self.fisher, r)
         w_mat = r.T @ fr
-        e_mat = self.minv @ fr - (0.5 * sign) * (r @ w_mat)
+        e_mat = sym_matmul(self.minv, fr) - (0.5 * sign) * (r @ w_mat)
         return torch.cat([r, e_mat], dim=1), w_mat
 
     def _member_entry(self, block):
