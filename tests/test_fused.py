@@ -192,8 +192,8 @@ def test_empty_block():
 
 
 def test_tiles():
-    assert _fused.tile_rows(1) == 256 and _fused.tile_rows(100) == 16
-    assert 16 <= _fused.tile_rows(10) <= 256
+    assert _fused.tile_rows(1) == 256 and _fused.tile_rows(100) == 64
+    assert 64 <= _fused.tile_rows(10) <= 256
     for k, halves in [(1, 2), (10, 2), (10, 1), (24, 2), (100, 2)]:
         tile = _fused.tile_rows(k, halves)
         assert _fused._piece_rows(k, halves, tile) % tile == 0
@@ -292,3 +292,55 @@ def test_logdet_greedy_same_picks(n, d, k, monkeypatch):
     want_idx, want_gain = logdet_kernel.logdet_greedy(pool, m0, 10)
     np.testing.assert_array_equal(got_idx, want_idx)
     _assert_close_rel(got_gain, want_gain, rtol=1e-10)
+
+
+# -- threads: torch on one thread while the loop runs, the pass on the caller's -----------
+
+def test_torch_threads_restores_the_callers_setting():
+    from skbait._kernels._numerics import torch_threads
+
+    before = torch.get_num_threads()
+    with pytest.raises(RuntimeError, match="inside"):
+        with torch_threads(before + 1):
+            assert torch.get_num_threads() == before + 1
+            raise RuntimeError("inside")
+    assert torch.get_num_threads() == before
+
+
+@pytest.mark.parametrize("d,k,one_thread", [(5, 3, True), (12, 100, False)])
+def test_loop_holds_torch_to_one_thread_for_small_products(d, k, one_thread, monkeypatch):
+    """While greedy() runs a fused state with small D × D products, torch has one thread
+    and the pass the caller's budget; afterwards the caller's setting is back."""
+    from skbait._kernels import greedy as greedy_module
+
+    pool = _pool(40, d, k, seed=1)
+    seen = {}
+    original = _fused.update_and_gains
+
+    def spy(*args, threads=None, **kwargs):
+        seen.setdefault("torch", torch.get_num_threads())
+        seen.setdefault("budget", state.rows.threads)
+        return original(*args, threads=threads, **kwargs)
+
+    monkeypatch.setattr(_fused, "update_and_gains", spy)
+    with torch_threads_at(3):
+        state = TraceState(pool, torch.eye(d * k, dtype=F64), torch.eye(d * k, dtype=F64))
+        greedy_module.greedy(state, 2)
+        assert torch.get_num_threads() == 3
+    assert seen["budget"] == 3
+    assert seen["torch"] == (1 if one_thread else 3)
+
+
+def test_eager_loop_keeps_torchs_threads(monkeypatch):
+    _force_eager(monkeypatch)
+    pool = _pool(30, 4, 3, seed=2)
+    state = TraceState(pool, torch.eye(12, dtype=F64), torch.eye(12, dtype=F64))
+    with torch_threads_at(2):
+        with state.running():
+            assert torch.get_num_threads() == 2
+
+
+def torch_threads_at(n):
+    from skbait._kernels._numerics import torch_threads
+
+    return torch_threads(n)

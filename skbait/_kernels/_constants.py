@@ -35,6 +35,11 @@ SYMMETRIZE_EVERY = 16
 #: On CUDA, M⁻¹ is recomputed exactly from M after this many updates, bounding the drift
 #: of chained Woodbury updates.
 CUDA_REFRESH_EVERY = 50
+#: With the fused CPU pass, torch keeps its threads during the greedy loop only when a
+#: step's D × D × k products have at least this many multiply-adds (about 5 ms each on one
+#: core): shorter ones gain little from a second thread, and with another process on the
+#: machine each of them waits for a preempted thread (benchmarks/README.md, "under load").
+PARALLEL_PRODUCT_MIN = 2**27
 
 # --- BADGE -------------------------------------------------------------------------------
 #: Squared distances below this many ulps of the two squared norms are rounding noise of

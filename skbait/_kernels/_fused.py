@@ -85,10 +85,18 @@ _PIECE_ENTRIES = 1 << 16
 # (benchmarks/README.md, "fused per-candidate pass").
 _MIN_PARALLEL_ENTRIES = 120_000
 # A tile's GEMM output takes at most this much (half of a 512 KB L2, the other half for
-# the tile's rows of h and [P | Q]), within 16 to 256 rows: dgemm runs at 85 to 95 % of
-# its large-matrix rate from 64 rows on, and at 70 % at 16 (benchmarks/README.md).
+# the tile's rows of h and [P | Q]), within 64 to 256 rows: single-threaded dgemm with
+# d = 64 runs at 75 to 95 % of its large-matrix rate from 64 rows on, and at 50 to 70 %
+# at 16 (benchmarks/README.md); at large k a tile overflows L2 into L3.
 _TILE_BYTES = 1 << 18
-_TILE_MIN_ROWS, _TILE_MAX_ROWS = 16, 256
+_TILE_MIN_ROWS, _TILE_MAX_ROWS = 64, 256
+# From this k on, each row's rank-k update is a BLAS product (see _rows_kernel)
+_BLAS_UPDATE_K = 32
+# Up to this k the gains come from whole-row operations (_whole_rows_gain), above from the
+# congruence (_congruence_gain), which does a third fewer operations in shorter loops: per
+# row, 2.5 against 3.0 µs at k = 16, 8.3 against 9.2 at k = 32, then 36 against 27 at
+# k = 48 and about 250 against 215 at k = 100 (benchmarks/README.md)
+_WHOLE_ROWS_MAX_K = 32
 
 _lock = threading.Lock()
 _state = {"kernel": None, "error": None, "info": None, "blas": None}
@@ -106,9 +114,17 @@ def _rows_kernel(pq, g, s, u, sign, kind, update, out, lo, hi):  # pragma: no co
     hk = pq.shape[2]
     y = np.empty((k, hk))
     yf = y.reshape(k * hk)
-    # the elimination's rows: [I + P | Q | I] for the trace, [I + P] for the log-det
-    width = 3 * k if kind == 1 else k
-    z = np.empty((k, width))
+    big = k >= _BLAS_UPDATE_K
+    yt = np.empty((k, k) if big else (0, 0))
+    prod = np.empty((k, hk) if big else (0, 0))
+    # the elimination's work space: whole rows [I + P | Q | I] (trace) or [I + P]
+    # (log-det) at small k, the two k × k blocks and two vectors at large k
+    whole = k <= _WHOLE_ROWS_MAX_K
+    z = np.empty((k, 3 * k if kind == 1 else k) if whole else (0, 0))
+    a = np.empty((0, 0) if whole else (k, k))
+    b = np.empty((0, 0) if whole else (k, k))
+    low = np.empty(k)
+    row = np.empty(k)
     for x in range(lo, hi):
         px = pq[x]
         if update:
@@ -140,10 +156,25 @@ def _rows_kernel(pq, g, s, u, sign, kind, update, out, lo, hi):  # pragma: no co
                 dst0 = yf[lo0:lo0 + k]
                 for m in range(k):
                     dst0[m] = (src0[m] - t0) * sx[m]
-            # 2. [P | Q] −= sign · Y[:, :k]ᵀ Y, four rows of Y at a time. Entry (i, j) of
-            # P gets the same terms in the same order as entry (j, i), so P stays exactly
-            # symmetric (for sign = ±1)
-            for i in range(k):
+            # 2. [P | Q] −= sign · Y[:, :k]ᵀ Y. From k = _BLAS_UPDATE_K on, a k × k × 2k
+            # product is large enough for BLAS (2 to 3 times the loops' rate at k = 100)
+            if k >= _BLAS_UPDATE_K:
+                for c in range(k):
+                    for i in range(k):
+                        yt[i, c] = y[c, i]
+                np.dot(yt, y, prod)
+                for i in range(k):
+                    pr = px[i]
+                    qr = prod[i]
+                    for j in range(hk):
+                        pr[j] -= sign * qr[j]
+                # P is symmetric up to BLAS's rounding: make it exact, as the loops keep it
+                for i in range(k):
+                    for j in range(i):
+                        px[j, i] = px[i, j]
+            # otherwise four rows of Y at a time. Entry (i, j) of P gets the same terms in
+            # the same order as entry (j, i), so P stays exactly symmetric (for sign = ±1)
+            for i in range(k if k < _BLAS_UPDATE_K else 0):
                 pr = px[i]
                 c = 0
                 while c + 3 < k:
@@ -173,44 +204,104 @@ def _rows_kernel(pq, g, s, u, sign, kind, update, out, lo, hi):  # pragma: no co
             else:
                 out[x] = math.log1p(px[0, 0])
             continue
-        # I + P = L D Lᵀ without pivoting (its Schur complements are ≥ 1), by row
-        # operations on the whole of [I + P | Q | I], which turn it into
-        # [D Lᵀ | L⁻¹Q | L⁻¹]: then tr((I + P)⁻¹ Q) = tr(D⁻¹ (L⁻¹Q) L⁻ᵀ)
-        # = Σ_j (Σ_{m ≤ j} (L⁻¹Q)_jm (L⁻¹)_jm) / D_j. Whole rows (entries left of the
-        # pivot are never read again) keep every loop the same length, which is what
-        # makes them fast at small k.
-        for i in range(k):
-            zi = z[i]
-            pi = px[i]
-            for j in range(k):
-                zi[j] = pi[j]
-            zi[i] += 1.0
-            if kind == 1:
-                for j in range(k, 2 * k):
-                    zi[j] = pi[j]
-                for j in range(2 * k, 3 * k):
-                    zi[j] = 0.0
-                zi[2 * k + i] = 1.0
-        for j in range(k - 1):
-            zj = z[j]
-            inv = 1.0 / zj[j]
-            for i in range(j + 1, k):
-                zi = z[i]
-                li = zi[j] * inv
-                for m in range(width):
-                    zi[m] -= li * zj[m]
-        total = 0.0
-        if kind == 1:
-            for j in range(k):
-                zj = z[j]
-                acc = 0.0
-                for m in range(j + 1):
-                    acc += zj[k + m] * zj[2 * k + m]
-                total += acc / zj[j]
+        # I + P = L D Lᵀ without pivoting (its Schur complements are ≥ 1)
+        if k <= _WHOLE_ROWS_MAX_K:
+            out[x] = _whole_rows_gain(px, z, kind)
         else:
+            out[x] = _congruence_gain(px, a, b, low, row, kind)
+
+
+def _whole_rows_gain(px, z, kind):  # pragma: no cover - jitted
+    """The gain by row operations on the whole of ``[I + P | Q | I]`` (``z``), which turn
+    it into ``[D Lᵀ | L⁻¹Q | L⁻¹]``: ``tr((I + P)⁻¹ Q) = tr(D⁻¹ (L⁻¹Q) L⁻ᵀ)`` ``= Σ_j
+    (Σ_{m ≤ j} (L⁻¹Q)_jm (L⁻¹)_jm) / D_j``. Whole rows (entries left of the pivot are never
+    read again) keep every loop the same length: faster at small k than
+    :func:`_congruence_gain`, for half as many operations again."""
+    k = px.shape[0]
+    width = z.shape[1]
+    for i in range(k):
+        zi = z[i]
+        pi = px[i]
+        for j in range(k):
+            zi[j] = pi[j]
+        zi[i] += 1.0
+        if kind == 1:
+            for j in range(k, 2 * k):
+                zi[j] = pi[j]
+            for j in range(2 * k, 3 * k):
+                zi[j] = 0.0
+            zi[2 * k + i] = 1.0
+    for j in range(k - 1):
+        zj = z[j]
+        inv = 1.0 / zj[j]
+        for i in range(j + 1, k):
+            zi = z[i]
+            li = zi[j] * inv
+            for m in range(width):
+                zi[m] -= li * zj[m]
+    total = 0.0
+    if kind == 1:
+        for j in range(k):
+            zj = z[j]
+            acc = 0.0
+            for m in range(j + 1):
+                acc += zj[k + m] * zj[2 * k + m]
+            total += acc / zj[j]
+    else:
+        for j in range(k):
+            total += math.log(z[j, j])
+    return total
+
+
+def _congruence_gain(px, a, b, low, row, kind):  # pragma: no cover - jitted
+    """The gain by ``b ← L⁻¹ Q L⁻ᵀ`` on the trailing blocks, the steps of
+    :func:`~skbait._kernels._linalg.trace_solve_planes`: fewest operations, for large k."""
+    k = px.shape[0]
+    for i in range(k):
+        ai = a[i]
+        pi = px[i]
+        for j in range(k):
+            ai[j] = pi[j]
+        ai[i] += 1.0
+    if kind == 1:
+        for i in range(k):
+            bi = b[i]
+            qi = px[i, k:]
             for j in range(k):
-                total += math.log(z[j, j])
-        out[x] = total
+                bi[j] = qi[j]
+    for j in range(k - 1):
+        nt = k - j - 1
+        piv = a[j, j]
+        lw = low[:nt]
+        for i in range(nt):
+            lw[i] = a[j + 1 + i, j] / piv
+        aj = a[j, j + 1:]
+        for i in range(nt):
+            li = lw[i]
+            ai = a[j + 1 + i, j + 1:]
+            for m in range(nt):
+                ai[m] -= li * aj[m]
+        if kind != 1:
+            continue
+        bjj = b[j, j]
+        bj = b[j, j + 1:]
+        rw = row[:nt]
+        for m in range(nt):
+            rw[m] = bj[m] - lw[m] * bjj
+        for i in range(nt):
+            li = lw[i]
+            bij = b[j + 1 + i, j]
+            bi = b[j + 1 + i, j + 1:]
+            for m in range(nt):
+                bi[m] = (bi[m] - li * rw[m]) - bij * lw[m]
+    total = 0.0
+    if kind == 1:
+        for j in range(k):
+            total += b[j, j] / a[j, j]
+    else:
+        for j in range(k):
+            total += math.log(a[j, j])
+    return total
 
 
 def _tile_kernel(h, right, pq, s, u, sign, kind, out, lo, hi, tile):  # pragma: no cover
@@ -229,6 +320,8 @@ def _tile_kernel(h, right, pq, s, u, sign, kind, out, lo, hi, tile):  # pragma: 
 
 if numba is not None:  # compiled lazily, on the first call of available()
     _JIT = {"cache": True, "nogil": True, "boundscheck": False, "error_model": "numpy"}
+    _whole_rows_gain = numba.njit(**_JIT)(_whole_rows_gain)
+    _congruence_gain = numba.njit(**_JIT)(_congruence_gain)
     _rows_jit = numba.njit(**_JIT)(_rows_kernel)
     _tile_jit = numba.njit(**_JIT)(_tile_kernel)
 

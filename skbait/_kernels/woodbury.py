@@ -27,7 +27,12 @@ import numpy as np
 import torch
 
 from ..exceptions import DegenerateProblemError
-from ._constants import RECOMPUTE_DROP, REMOVAL_CONSISTENCY, SYMMETRIZE_EVERY
+from ._constants import (
+    PARALLEL_PRODUCT_MIN,
+    RECOMPUTE_DROP,
+    REMOVAL_CONSISTENCY,
+    SYMMETRIZE_EVERY,
+)
 from ._linalg import (
     SmallSolver,
     checked_cholesky,
@@ -206,14 +211,19 @@ class DesignState(GreedyState):
 
     # -- the verbs --------------------------------------------------------------------
     def running(self):
-        """With the compiled pass, torch runs on one thread while the loop does.
+        """With the compiled pass and small ``D``, torch runs on one thread while the loop
+        does.
 
-        What is left to torch then is ``O(D² k)`` per step in products of a few megabytes:
-        a second thread barely shortens them, and with another process on the machine
-        every one of them waits for a preempted thread (benchmarks/README.md, "under
-        load"). The pass itself keeps the caller's threads (:attr:`CandidateRows.threads`).
+        What is left to torch then is ``O(D² k)`` per step in products of a few
+        megabytes: a second thread shortens each by a fraction of a millisecond, and with
+        another process on the machine every one of them waits for a preempted thread
+        (``PARALLEL_PRODUCT_MIN``). The pass keeps the caller's threads
+        (:attr:`CandidateRows.threads`).
         """
-        return torch_threads(1) if self.rows.fused else contextlib.nullcontext()
+        d_params = self.pool.h.shape[1] * self.k
+        if self.rows.fused and d_params * d_params * self.k < PARALLEL_PRODUCT_MIN:
+            return torch_threads(1)
+        return contextlib.nullcontext()
 
     def gains(self):
         """Score of every candidate: ``log det(I + P_x)`` (or BAIT's trace decrease)."""
