@@ -1,0 +1,286 @@
+"""``BaitSampler.select`` on the CPU: against its roofline, the direct formulation and the
+eager path, quiet and with a competitor.
+
+Every number comes from this run, each measurement in a fresh process (so that each pays
+its own start-up, and numba's compile or cache load is counted where it happens):
+
+- **select**: ``BaitSampler(LogisticRegression).select(X_pool, B)`` through the fused pass
+  and through the eager torch path (``_fused.available`` forced False), at 1 and 2
+  threads (``torch.set_num_threads``, the caller's setting), and whether they pick the
+  same batch.
+- **step**: the median forward greedy step inside those selects (``DesignState.add``
+  with an update, timed in place: the per-candidate pass and the ``M⁻¹``/member update).
+- **roofline**: the step's FLOPs and bytes (below), this machine's float64 GEMM rate
+  (2048² ``matmul``) and copy bandwidth (256 MB ``copy_``) measured in the same run at the
+  same thread count; ``bound = max(FLOPs / GEMM rate, bytes / bandwidth)``.
+- **direct**: the authors' direct formulation (``bench_bait.direct_step_seconds``: every
+  candidate's ``k × D`` factor against ``M⁻¹`` and ``F`` at every step), timed for two
+  steps and extrapolated to the ``2B`` forward steps of a batch, at 2 threads.
+- **under load**: the same selects with one CPU-bound process (a Python busy loop)
+  running beside them, against the quiet one-thread select.
+
+A forward step's work, for ``n`` candidates, ``d`` features, ``k`` outputs, ``D = d·k``:
+the GEMM ``2·n·d·2k²``, the C-transform ``8·n·k²``, the rank-k update of ``[P | Q]``
+``4·n·k³``, the gains' ``L D Lᵀ`` and congruence ``(2/3 + 2)·n·k³``, and four ``D × D × k``
+products (``M⁻¹U``, ``FR'``, ``M⁻¹FR'``, the update of ``M⁻¹``) ``8·D²·k`` FLOPs; it reads
+``h``, ``s``, ``u`` and reads and writes ``[P | Q]`` once, and touches ``M⁻¹`` and ``F`` five
+times (``8·(n·d + 2n·k + 2·n·2k² + 5·D²)`` bytes).
+
+Usage::
+
+    python benchmarks/bench_cpu.py                       # the table of benchmarks/README.md
+    python benchmarks/bench_cpu.py --configs 10000x64x10x50 --no-direct
+    python benchmarks/bench_cpu.py --quick               # small sizes, a smoke test
+"""
+
+import argparse
+import json
+import multiprocessing
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import torch
+
+CONFIGS = ["digits", "10000x64x10x50", "20000x128x10x100", "5000x64x100x20"]
+QUICK = ["digits", "2000x16x5x10"]
+# the direct formulation at k = 100 (a 5000 × 100 × 6400 factor tensor per step) would
+# take hours: only the configurations of the issue's targets time it
+DIRECT = {"10000x64x10x50", "20000x128x10x100", "2000x16x5x10"}
+
+_CHILD = r"""
+import json, statistics, sys, time
+import numpy as np, torch
+config, threads, path, direct = json.loads(sys.argv[1])
+torch.set_num_threads(threads)
+sys.path.insert(0, sys.argv[2])
+from bench_bait import _problem, direct_step_seconds
+from sklearn.linear_model import LogisticRegression
+from skbait import BaitSampler
+from skbait._kernels import _fused, woodbury
+if path == "eager":
+    _fused.available = lambda: False
+else:  # paid once per process (reported in its own column), not by every select
+    _fused.available()
+if config == "digits":  # the quickstart's problem: 600 labeled, the rest the pool
+    from sklearn.datasets import load_digits
+    X, y = load_digits(return_X_y=True)
+    X = X / 16.0
+    X_lab, y_lab, X_pool, B = X[:600], y[:600], X[600:], 10
+else:
+    n, d, k, B = (int(v) for v in config.split("x"))
+    X_lab, y_lab, X_pool = _problem(n, d, k)
+model = LogisticRegression(max_iter=300).fit(X_lab, y_lab)
+sampler = BaitSampler(model, prefit=True, device="cpu").fit(X_lab, y_lab)
+steps = []
+add = woodbury.DesignState.add
+def timed_add(self, index, *, last=False, packed=None):
+    start = time.perf_counter()
+    out = add(self, index, last=last, packed=packed)
+    if not last:
+        steps.append(time.perf_counter() - start)
+    return out
+woodbury.DesignState.add = timed_add
+start = time.perf_counter()
+picks = sampler.select(X_pool, B)
+seconds = time.perf_counter() - start
+out = {"seconds": seconds, "picks": picks.tolist(), "step": statistics.median(steps),
+       "compile": _fused.compile_info() if path == "fused" else {},
+       "threads_after": torch.get_num_threads()}
+if direct:
+    out["direct_step"] = direct_step_seconds(sampler, X_lab, X_pool, B)
+    out["direct_steps"] = 2 * B
+print(json.dumps(out))
+"""
+
+
+def _busy():  # the competitor: one core's worth of pure Python work
+    while True:
+        pass
+
+
+class Competitor:
+    """A CPU-bound process for the duration of a ``with`` block (none when ``on`` is False)."""
+
+    def __init__(self, on):
+        self.on = on
+
+    def __enter__(self):
+        if self.on:
+            self.proc = multiprocessing.get_context("spawn").Process(target=_busy, daemon=True)
+            self.proc.start()
+            time.sleep(1.0)  # let it start and get scheduled
+        return self
+
+    def __exit__(self, *exc):
+        if self.on:
+            self.proc.kill()
+            self.proc.join()
+
+
+def _child(config, threads, path, direct=False, competitor=False):
+    here = os.path.dirname(os.path.abspath(__file__))
+    with Competitor(competitor):
+        res = subprocess.run([sys.executable, "-c", _CHILD,
+                              json.dumps([config, threads, path, direct]), here],
+                             capture_output=True, text=True, check=True)
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def machine_rates(threads, reps=5):
+    """float64 GEMM rate (GFLOP/s) and copy bandwidth (GB/s, read + write) at ``threads``."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        a, b = torch.randn(2048, 2048, dtype=torch.float64), torch.randn(2048, 2048,
+                                                                          dtype=torch.float64)
+        c = torch.empty(2048, 2048, dtype=torch.float64)
+        src = torch.randn(32 * 2**20, dtype=torch.float64)  # 256 MB
+        dst = torch.empty_like(src)
+        return (2 * 2048**3 / _best(lambda: torch.matmul(a, b, out=c), reps) / 1e9,
+                2 * src.numel() * 8 / _best(lambda: dst.copy_(src), reps) / 1e9)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _best(fn, reps):
+    fn()
+    times = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def step_work(n, d, k):
+    """(FLOPs, bytes) of one forward step: see the module docstring."""
+    D = d * k
+    per_row = 2 * d * 2 * k * k + 8 * k * k + 4 * k**3 + (2 / 3 + 2) * k**3
+    flops = n * per_row + 8 * D * D * k
+    nbytes = 8 * (n * d + 2 * n * k + 2 * n * 2 * k * k + 5 * D * D)
+    return flops, nbytes
+
+
+def _shape(config):
+    if config == "digits":
+        return 1197, 65, 10, 10
+    return tuple(int(v) for v in config.split("x"))
+
+
+def compile_times():
+    """Seconds for ``_fused.available()`` in fresh processes: empty numba cache, then warm."""
+    code = ("import time; t = time.perf_counter(); import numba; t1 = time.perf_counter(); "
+            "from skbait._kernels import _fused; t2 = time.perf_counter(); "
+            "ok = _fused.available(); t3 = time.perf_counter(); "
+            "print(ok, t1 - t, t3 - t2, _fused.compile_info().get('source'))")
+    out = {}
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        for name in ("cold", "warm"):
+            res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                                 text=True, check=True)
+            ok, t_import, t_ready, source = res.stdout.split()
+            out[name] = (float(t_ready), source, float(t_import))
+    return out
+
+
+def _table(header, rows):
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for row in rows:
+        print("| " + " | ".join(row) + " |", flush=True)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--configs", nargs="+", default=None,
+                        help="n x d x k x B, or 'digits'")
+    parser.add_argument("--quick", action="store_true", help="small sizes only")
+    parser.add_argument("--no-direct", action="store_true")
+    parser.add_argument("--no-eager", action="store_true")
+    parser.add_argument("--no-compile", action="store_true")
+    args = parser.parse_args(argv)
+    configs = args.configs or (QUICK if args.quick else CONFIGS)
+
+    print(f"# {os.cpu_count()} CPUs, torch {torch.__version__}, load average at start "
+          f"{os.getloadavg()[0]:.2f}, {time.strftime('%Y-%m-%d %H:%M')}")
+    if not args.no_compile:
+        times = compile_times()
+        print(f"fused kernels ready in a fresh process: cold {times['cold'][0]:.2f} s "
+              f"({times['cold'][1]}), warm {times['warm'][0]:.2f} s ({times['warm'][1]}); "
+              f"`import numba` {times['warm'][2]:.2f} s")
+    rates = {t: machine_rates(t) for t in (1, 2)}
+    print("machine: " + "; ".join(f"{t} thread{'s' if t > 1 else ''}: GEMM {g:.1f} GFLOP/s, "
+                                  f"copy {b:.1f} GB/s" for t, (g, b) in rates.items()))
+    print()
+    ends, roofs, loads = [], [], []
+    for config in configs:
+        n, d, k, B = _shape(config)
+        runs = {}
+        for threads in (2, 1):
+            runs["fused", threads] = _child(config, threads, "fused",
+                                            direct=threads == 2 and config in DIRECT
+                                            and not args.no_direct)
+            if not args.no_eager:
+                runs["eager", threads] = _child(config, threads, "eager")
+        for threads in (2, 1):
+            runs["fused", threads, "load"] = _child(config, threads, "fused", competitor=True)
+        if not args.no_eager:
+            runs["eager", 2, "load"] = _child(config, 2, "eager", competitor=True)
+
+        fused = runs["fused", 2]
+        eager = runs.get(("eager", 2))
+        same = all(r["picks"] == fused["picks"] for key, r in runs.items())
+        direct = "—", "—"
+        if "direct_step" in fused:
+            batch = fused["direct_step"] * fused["direct_steps"]
+            direct = f"{batch:.0f}", f"{batch / fused['seconds']:.0f}×"
+        ends.append([config, f"{fused['seconds']:.2f}",
+                     "—" if eager is None else f"{eager['seconds']:.2f}",
+                     "—" if eager is None else f"{eager['seconds'] / fused['seconds']:.2f}",
+                     str(same), *direct,
+                     f"{fused['compile'].get('seconds', float('nan')):.2f} s "
+                     f"({fused['compile'].get('source', '?')})"])
+        flops, nbytes = step_work(n, d, k)
+        for threads in (1, 2):
+            gemm, bandwidth = rates[threads]
+            bound = max(flops / (gemm * 1e9), nbytes / (bandwidth * 1e9))
+            step = runs["fused", threads]["step"]
+            eager_step = runs.get(("eager", threads), {}).get("step")
+            roofs.append([config, str(threads), f"{flops / 1e9:.3f}", f"{nbytes / 1e6:.0f}",
+                          f"{gemm:.1f}", f"{bandwidth:.1f}", f"{bound * 1e3:.2f}",
+                          f"{step * 1e3:.2f}", f"{step / bound:.2f}",
+                          "—" if eager_step is None else f"{eager_step * 1e3:.2f}",
+                          "—" if eager_step is None else f"{eager_step / bound:.2f}"])
+        quiet1 = runs["fused", 1]["seconds"]
+        loads.append([config, f"{quiet1:.2f}", f"{fused['seconds']:.2f}",
+                      f"{runs['fused', 2, 'load']['seconds']:.2f}",
+                      f"{runs['fused', 2, 'load']['seconds'] / quiet1:.2f}",
+                      f"{runs['fused', 1, 'load']['seconds']:.2f}",
+                      f"{runs['fused', 1, 'load']['seconds'] / quiet1:.2f}",
+                      "—" if eager is None else f"{runs['eager', 2, 'load']['seconds']:.2f}",
+                      "—" if eager is None else
+                      f"{runs['eager', 2, 'load']['seconds'] / runs['eager', 1]['seconds']:.2f}",
+                      str(all(r["threads_after"] == key[1] for key, r in runs.items()))])
+        print(f"{config}: done", file=sys.stderr, flush=True)
+
+    print("End to end, 2 threads, quiet (s). Direct: its step timed twice, times 2B steps.")
+    _table(["config", "fused select", "eager select", "eager / fused", "same picks (all runs)",
+            "direct 2B steps", "direct / fused", "fused compile or cache load"], ends)
+    print("\nForward step against its roofline (ms; the median step inside the quiet selects).")
+    _table(["config", "threads", "GFLOP", "MB", "GEMM GFLOP/s", "copy GB/s", "bound",
+            "fused step", "fused / bound", "eager step", "eager / bound"], roofs)
+    print("\nUnder load: one CPU-bound competitor (s; ratios to the quiet one-thread select of "
+          "the same path).")
+    _table(["config", "quiet 1 thread", "quiet 2 threads", "competitor, 2 threads",
+            "/ quiet 1 thread", "competitor, 1 thread", "/ quiet 1 thread",
+            "eager: competitor, 2 threads", "/ eager quiet 1 thread",
+            "caller's threads restored"], loads)
+    print(f"\nload average at end {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
