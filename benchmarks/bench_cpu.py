@@ -9,7 +9,8 @@ its own start-up, and numba's compile or cache load is counted where it happens)
   threads (``torch.set_num_threads``, the caller's setting), and whether they pick the
   same batch.
 - **step**: the median forward greedy step inside those selects (``DesignState.add``
-  with an update, timed in place: the per-candidate pass and the ``M⁻¹``/member update).
+  with an update, timed in place), and of it the per-candidate pass
+  (``CandidateRows.update``); the rest is the ``D × D`` products and the member update.
 - **roofline**: the step's FLOPs and bytes (below), this machine's float64 GEMM rate
   (2048² ``matmul``) and copy bandwidth (256 MB ``copy_``) measured in the same run at the
   same thread count; ``bound = max(FLOPs / GEMM rate, bytes / bandwidth)``.
@@ -24,7 +25,7 @@ the GEMM ``2·n·d·2k²``, the C-transform ``8·n·k²``, the rank-k update of 
 ``4·n·k³``, the gains' ``L D Lᵀ`` and congruence ``(2/3 + 2)·n·k³``, and four ``D × D × k``
 products (``M⁻¹U``, ``FR'``, ``M⁻¹FR'``, the update of ``M⁻¹``) ``8·D²·k`` FLOPs; it reads
 ``h``, ``s``, ``u`` and reads and writes ``[P | Q]`` once, and touches ``M⁻¹`` and ``F`` five
-times (``8·(n·d + 2n·k + 2·n·2k² + 5·D²)`` bytes).
+times (``8·(n·d + 2n·k + 2·n·2k² + 5·D²)`` bytes). Each part gets its own bound too.
 
 Usage::
 
@@ -49,6 +50,8 @@ QUICK = ["digits", "2000x16x5x10"]
 # the direct formulation at k = 100 (a 5000 × 100 × 6400 factor tensor per step) would
 # take hours: only the configurations of the issue's targets time it
 DIRECT = {"10000x64x10x50", "20000x128x10x100", "2000x16x5x10"}
+# the eager path at k = 100 takes minutes a select: there it runs once, quiet, at 2 threads
+EAGER_ONCE = {"5000x64x100x20"}
 
 _CHILD = r"""
 import json, statistics, sys, time
@@ -74,19 +77,26 @@ else:
     X_lab, y_lab, X_pool = _problem(n, d, k)
 model = LogisticRegression(max_iter=300).fit(X_lab, y_lab)
 sampler = BaitSampler(model, prefit=True, device="cpu").fit(X_lab, y_lab)
-steps = []
-add = woodbury.DesignState.add
+steps, passes = [], []
+add, update = woodbury.DesignState.add, woodbury.CandidateRows.update
 def timed_add(self, index, *, last=False, packed=None):
     start = time.perf_counter()
     out = add(self, index, last=last, packed=packed)
     if not last:
         steps.append(time.perf_counter() - start)
     return out
+def timed_update(self, *args):
+    start = time.perf_counter()
+    out = update(self, *args)
+    passes.append(time.perf_counter() - start)
+    return out
 woodbury.DesignState.add = timed_add
+woodbury.CandidateRows.update = timed_update
 start = time.perf_counter()
 picks = sampler.select(X_pool, B)
 seconds = time.perf_counter() - start
 out = {"seconds": seconds, "picks": picks.tolist(), "step": statistics.median(steps),
+       "pass": statistics.median(passes),
        "compile": _fused.compile_info() if path == "fused" else {},
        "threads_after": torch.get_num_threads()}
 if direct:
@@ -156,12 +166,18 @@ def _best(fn, reps):
 
 
 def step_work(n, d, k):
-    """(FLOPs, bytes) of one forward step: see the module docstring."""
+    """(FLOPs, bytes) of one forward step's two parts, the per-candidate pass and the
+    ``D × D`` products: see the module docstring."""
     D = d * k
     per_row = 2 * d * 2 * k * k + 8 * k * k + 4 * k**3 + (2 / 3 + 2) * k**3
-    flops = n * per_row + 8 * D * D * k
-    nbytes = 8 * (n * d + 2 * n * k + 2 * n * 2 * k * k + 5 * D * D)
-    return flops, nbytes
+    candidates = n * per_row, 8 * (n * d + 2 * n * k + 2 * n * 2 * k * k)
+    products = 8 * D * D * k, 8 * 5 * D * D
+    return candidates, products
+
+
+def _bound(work, rates):
+    (flops, nbytes), (gemm, bandwidth) = work, rates
+    return max(flops / (gemm * 1e9), nbytes / (bandwidth * 1e9))
 
 
 def _shape(config):
@@ -220,15 +236,16 @@ def main(argv=None):
     for config in configs:
         n, d, k, B = _shape(config)
         runs = {}
+        eager_all = not args.no_eager and config not in EAGER_ONCE
         for threads in (2, 1):
             runs["fused", threads] = _child(config, threads, "fused",
                                             direct=threads == 2 and config in DIRECT
                                             and not args.no_direct)
-            if not args.no_eager:
+            if eager_all or (not args.no_eager and threads == 2):
                 runs["eager", threads] = _child(config, threads, "eager")
         for threads in (2, 1):
             runs["fused", threads, "load"] = _child(config, threads, "fused", competitor=True)
-        if not args.no_eager:
+        if eager_all:
             runs["eager", 2, "load"] = _child(config, 2, "eager", competitor=True)
 
         fused = runs["fused", 2]
@@ -244,15 +261,20 @@ def main(argv=None):
                      str(same), *direct,
                      f"{fused['compile'].get('seconds', float('nan')):.2f} s "
                      f"({fused['compile'].get('source', '?')})"])
-        flops, nbytes = step_work(n, d, k)
+        candidates, products = step_work(n, d, k)
+        flops, nbytes = candidates[0] + products[0], candidates[1] + products[1]
         for threads in (1, 2):
             gemm, bandwidth = rates[threads]
-            bound = max(flops / (gemm * 1e9), nbytes / (bandwidth * 1e9))
-            step = runs["fused", threads]["step"]
+            bound = _bound((flops, nbytes), rates[threads])
+            pass_bound = _bound(candidates, rates[threads])
+            rest_bound = _bound(products, rates[threads])
+            step, pass_ = runs["fused", threads]["step"], runs["fused", threads]["pass"]
             eager_step = runs.get(("eager", threads), {}).get("step")
             roofs.append([config, str(threads), f"{flops / 1e9:.3f}", f"{nbytes / 1e6:.0f}",
                           f"{gemm:.1f}", f"{bandwidth:.1f}", f"{bound * 1e3:.2f}",
                           f"{step * 1e3:.2f}", f"{step / bound:.2f}",
+                          f"{pass_ * 1e3:.2f} / {pass_bound * 1e3:.2f}",
+                          f"{(step - pass_) * 1e3:.2f} / {rest_bound * 1e3:.2f}",
                           "—" if eager_step is None else f"{eager_step * 1e3:.2f}",
                           "—" if eager_step is None else f"{eager_step / bound:.2f}"])
         quiet1 = runs["fused", 1]["seconds"]
@@ -261,8 +283,8 @@ def main(argv=None):
                       f"{runs['fused', 2, 'load']['seconds'] / quiet1:.2f}",
                       f"{runs['fused', 1, 'load']['seconds']:.2f}",
                       f"{runs['fused', 1, 'load']['seconds'] / quiet1:.2f}",
-                      "—" if eager is None else f"{runs['eager', 2, 'load']['seconds']:.2f}",
-                      "—" if eager is None else
+                      "—" if not eager_all else f"{runs['eager', 2, 'load']['seconds']:.2f}",
+                      "—" if not eager_all else
                       f"{runs['eager', 2, 'load']['seconds'] / runs['eager', 1]['seconds']:.2f}",
                       str(all(r["threads_after"] == key[1] for key, r in runs.items()))])
         print(f"{config}: done", file=sys.stderr, flush=True)
@@ -272,7 +294,8 @@ def main(argv=None):
             "direct 2B steps", "direct / fused", "fused compile or cache load"], ends)
     print("\nForward step against its roofline (ms; the median step inside the quiet selects).")
     _table(["config", "threads", "GFLOP", "MB", "GEMM GFLOP/s", "copy GB/s", "bound",
-            "fused step", "fused / bound", "eager step", "eager / bound"], roofs)
+            "fused step", "fused / bound", "its pass / pass bound",
+            "its D×D part / part bound", "eager step", "eager / bound"], roofs)
     print("\nUnder load: one CPU-bound competitor (s; ratios to the quiet one-thread select of "
           "the same path).")
     _table(["config", "quiet 1 thread", "quiet 2 threads", "competitor, 2 threads",

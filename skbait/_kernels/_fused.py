@@ -17,9 +17,13 @@ and then for each candidate ``x`` of the tile, while its ``k × 2k`` block is in
    ``Y ← (Y − (Y u_x) 1ᵀ) diag(s_x)`` on each length-``k`` segment of ``G_x``;
 2. the rank-``k`` update ``[P_x | Q_x] ← [P_x | Q_x] − sign · G_x[:, :k]ᵀ G_x``
    (the ``baddbmm``);
-3. the gain from the updated state: ``tr((I + P_x)⁻¹ Q_x)`` by the same pivot-free
-   ``L D Lᵀ`` congruence as :func:`~skbait._kernels._linalg.trace_solve_planes` (or
+3. the gain from the updated state: ``tr((I + P_x)⁻¹ Q_x)`` from the pivot-free
+   ``L D Lᵀ`` of ``I + P_x``, by row operations on whole rows up to k = 32 and by the
+   congruence of :func:`~skbait._kernels._linalg.trace_solve_planes` above (or
    ``log det(I + P_x)``, the sum of the logs of its pivots, for the log-det objective).
+
+From k = 32 on, each row's rank-``k`` update (a ``k × k × 2k`` product) is itself a BLAS
+call.
 
 The GEMM output never goes to main memory: a step reads ``h`` and reads and writes
 ``[P | Q]`` once, which is its whole memory traffic.
@@ -82,12 +86,13 @@ _KINDS = {None: 0, "none": 0, "trace": 1, "logdet": 2}
 _PIECE_ENTRIES = 1 << 16
 # One thread below this many state entries (about 1 MB, well under a millisecond of
 # work): there a second thread's wake-up and hand-off cost as much as it saves
-# (benchmarks/README.md, "fused per-candidate pass").
+# (benchmarks/README.md, "Why numba").
 _MIN_PARALLEL_ENTRIES = 120_000
 # A tile's GEMM output takes at most this much (half of a 512 KB L2, the other half for
 # the tile's rows of h and [P | Q]), within 64 to 256 rows: single-threaded dgemm with
 # d = 64 runs at 75 to 95 % of its large-matrix rate from 64 rows on, and at 50 to 70 %
-# at 16 (benchmarks/README.md); at large k a tile overflows L2 into L3.
+# at 16 (benchmarks/README.md, "The pass as it is now"); at large k a tile overflows L2
+# into L3.
 _TILE_BYTES = 1 << 18
 _TILE_MIN_ROWS, _TILE_MAX_ROWS = 64, 256
 # From this k on, each row's rank-k update is a BLAS product (see _rows_kernel)
