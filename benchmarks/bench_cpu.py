@@ -144,8 +144,8 @@ def machine_rates(threads, reps=5):
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        a, b = torch.randn(2048, 2048, dtype=torch.float64), torch.randn(2048, 2048,
-                                                                          dtype=torch.float64)
+        a = torch.randn(2048, 2048, dtype=torch.float64)
+        b = torch.randn(2048, 2048, dtype=torch.float64)
         c = torch.empty(2048, 2048, dtype=torch.float64)
         src = torch.randn(32 * 2**20, dtype=torch.float64)  # 256 MB
         dst = torch.empty_like(src)
