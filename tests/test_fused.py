@@ -237,8 +237,9 @@ def test_choose_threads():
     assert _fused.choose_threads(10_000, 10, max_threads=1) == 1
     assert _fused.choose_threads(10_000, 10, max_threads=2) == 2
     assert _fused.choose_threads(200_000, 10, max_threads=4) == 4
-    assert _fused.choose_threads(7, 100, max_threads=16) == 3  # pieces of 3 rows
-    assert _fused.choose_threads(10_000, 10, 1, max_threads=2) == 2
+    assert _fused.choose_threads(1197, 10, max_threads=2) == 1  # digits: one is as fast
+    assert _fused.choose_threads(60, 100, max_threads=32) == 20  # pieces of 3 rows
+    assert _fused.choose_threads(20_000, 10, 1, max_threads=2) == 2
 
 
 # -- whole greedy runs: the fused pass picks the batch the eager torch path picks ---------

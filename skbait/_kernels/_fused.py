@@ -84,10 +84,11 @@ _KINDS = {None: 0, "none": 0, "trace": 1, "logdet": 2}
 # 0.2 to 1 ms on one core): small enough that a thread preempted by another process holds
 # up one piece rather than half of the pass, large enough that handing them out is free.
 _PIECE_ENTRIES = 1 << 16
-# One thread below this many state entries (about 1 MB, well under a millisecond of
-# work): there a second thread's wake-up and hand-off cost as much as it saves
-# (benchmarks/README.md, "Why numba").
-_MIN_PARALLEL_ENTRIES = 120_000
+# One thread below this many state entries (8 MB, a few milliseconds of work): there a
+# second thread saves little (inside select on digits, 1197 rows at k = 10: 2.9 ms on
+# one thread, 3.2 on two) and, with another process on the machine, costs a wait for a
+# preempted thread at every step (benchmarks/README.md, "bench_cpu.py").
+_MIN_PARALLEL_ENTRIES = 1 << 20
 # A tile's GEMM output takes at most this much (half of a 512 KB L2, the other half for
 # the tile's rows of h and [P | Q]), within 64 to 256 rows: single-threaded dgemm with
 # d = 64 runs at 75 to 95 % of its large-matrix rate from 64 rows on, and at 50 to 70 %
@@ -425,8 +426,8 @@ def choose_threads(n_rows, k, halves=2, *, max_threads=None):
     """Threads for one fused pass over ``n_rows`` candidates: 1 for small passes, else all.
 
     ``max_threads`` defaults to ``torch.get_num_threads()``, the caller's thread budget.
-    Below about ``_MIN_PARALLEL_ENTRIES`` entries of state (``n_rows·k·halves·k``, about
-    1 MB) the pass takes well under a millisecond and one thread is as fast; above, every
+    Below ``_MIN_PARALLEL_ENTRIES`` entries of state (``n_rows·k·halves·k``, 8 MB) the pass
+    takes a few milliseconds and one thread is about as fast; above, every
     thread helps, and since the rows are handed out in small pieces a thread preempted by
     another process only delays its current piece: with one CPU-bound competitor on two
     cores, two threads still take at most the quiet one-thread time (benchmarks/README.md).
