@@ -20,6 +20,7 @@ from skbait._kernels import bait as bait_kernel  # noqa: E402
 from skbait._kernels import logdet as logdet_kernel  # noqa: E402
 from skbait._kernels._constants import ELIMINATION_MAX_K as _LDL_MAX_K  # noqa: E402
 from skbait._kernels._linalg import logdet_planes, trace_solve_planes  # noqa: E402
+from skbait._kernels._numerics import torch_threads  # noqa: E402
 from skbait._kernels.woodbury import TraceState  # noqa: E402
 from skbait._kernels.fisher import apply_c_, softmax_factors  # noqa: E402
 
@@ -298,8 +299,6 @@ def test_logdet_greedy_same_picks(n, d, k, monkeypatch):
 # -- threads: torch on one thread while the loop runs, the pass on the caller's -----------
 
 def test_torch_threads_restores_the_callers_setting():
-    from skbait._kernels._numerics import torch_threads
-
     before = torch.get_num_threads()
     with pytest.raises(RuntimeError, match="inside"):
         with torch_threads(before + 1):
@@ -324,7 +323,7 @@ def test_loop_holds_torch_to_one_thread_for_small_products(d, k, one_thread, mon
         return original(*args, threads=threads, **kwargs)
 
     monkeypatch.setattr(_fused, "update_and_gains", spy)
-    with torch_threads_at(3):
+    with torch_threads(3):
         state = TraceState(pool, torch.eye(d * k, dtype=F64), torch.eye(d * k, dtype=F64))
         greedy_module.greedy(state, 2)
         assert torch.get_num_threads() == 3
@@ -336,12 +335,6 @@ def test_eager_loop_keeps_torchs_threads(monkeypatch):
     _force_eager(monkeypatch)
     pool = _pool(30, 4, 3, seed=2)
     state = TraceState(pool, torch.eye(12, dtype=F64), torch.eye(12, dtype=F64))
-    with torch_threads_at(2):
+    with torch_threads(2):
         with state.running():
             assert torch.get_num_threads() == 2
-
-
-def torch_threads_at(n):
-    from skbait._kernels._numerics import torch_threads
-
-    return torch_threads(n)

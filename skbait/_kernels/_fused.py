@@ -178,29 +178,30 @@ def _rows_kernel(pq, g, s, u, sign, kind, update, out, lo, hi):  # pragma: no co
                 for i in range(k):
                     for j in range(i):
                         px[j, i] = px[i, j]
-            # otherwise four rows of Y at a time. Entry (i, j) of P gets the same terms in
-            # the same order as entry (j, i), so P stays exactly symmetric (for sign = ±1)
-            for i in range(k if k < _BLAS_UPDATE_K else 0):
-                pr = px[i]
-                c = 0
-                while c + 3 < k:
-                    w0 = sign * y[c, i]
-                    w1 = sign * y[c + 1, i]
-                    w2 = sign * y[c + 2, i]
-                    w3 = sign * y[c + 3, i]
-                    y0 = y[c]
-                    y1 = y[c + 1]
-                    y2 = y[c + 2]
-                    y3 = y[c + 3]
-                    for j in range(hk):
-                        pr[j] -= (w0 * y0[j] + w1 * y1[j]) + (w2 * y2[j] + w3 * y3[j])
-                    c += 4
-                while c < k:
-                    w0 = sign * y[c, i]
-                    y0 = y[c]
-                    for j in range(hk):
-                        pr[j] -= w0 * y0[j]
-                    c += 1
+            else:
+                # four rows of Y at a time. Entry (i, j) of P gets the same terms in the
+                # same order as entry (j, i), so P stays exactly symmetric (sign = ±1)
+                for i in range(k):
+                    pr = px[i]
+                    c = 0
+                    while c + 3 < k:
+                        w0 = sign * y[c, i]
+                        w1 = sign * y[c + 1, i]
+                        w2 = sign * y[c + 2, i]
+                        w3 = sign * y[c + 3, i]
+                        y0 = y[c]
+                        y1 = y[c + 1]
+                        y2 = y[c + 2]
+                        y3 = y[c + 3]
+                        for j in range(hk):
+                            pr[j] -= (w0 * y0[j] + w1 * y1[j]) + (w2 * y2[j] + w3 * y3[j])
+                        c += 4
+                    while c < k:
+                        w0 = sign * y[c, i]
+                        y0 = y[c]
+                        for j in range(hk):
+                            pr[j] -= w0 * y0[j]
+                        c += 1
         if kind == 0:
             continue
         # 3. the gain, as TraceState._score / DesignState._score
@@ -217,6 +218,17 @@ def _rows_kernel(pq, g, s, u, sign, kind, update, out, lo, hi):  # pragma: no co
             out[x] = _congruence_gain(px, a, b, low, row, kind)
 
 
+def _identity_plus(px, work):  # pragma: no cover - jitted
+    """``work[:, :k] ← I + P`` (``P = px[:, :k]``), where both gains start."""
+    k = px.shape[0]
+    for i in range(k):
+        wi = work[i]
+        pi = px[i]
+        for j in range(k):
+            wi[j] = pi[j]
+        wi[i] += 1.0
+
+
 def _whole_rows_gain(px, z, kind):  # pragma: no cover - jitted
     """The gain by row operations on the whole of ``[I + P | Q | I]`` (``z``), which turn
     it into ``[D Lᵀ | L⁻¹Q | L⁻¹]``: ``tr((I + P)⁻¹ Q) = tr(D⁻¹ (L⁻¹Q) L⁻ᵀ)`` ``= Σ_j
@@ -225,13 +237,11 @@ def _whole_rows_gain(px, z, kind):  # pragma: no cover - jitted
     :func:`_congruence_gain`, for half as many operations again."""
     k = px.shape[0]
     width = z.shape[1]
-    for i in range(k):
-        zi = z[i]
-        pi = px[i]
-        for j in range(k):
-            zi[j] = pi[j]
-        zi[i] += 1.0
-        if kind == 1:
+    _identity_plus(px, z)
+    if kind == 1:
+        for i in range(k):
+            zi = z[i]
+            pi = px[i]
             for j in range(k, 2 * k):
                 zi[j] = pi[j]
             for j in range(2 * k, 3 * k):
@@ -263,12 +273,7 @@ def _congruence_gain(px, a, b, low, row, kind):  # pragma: no cover - jitted
     """The gain by ``b ← L⁻¹ Q L⁻ᵀ`` on the trailing blocks, the steps of
     :func:`~skbait._kernels._linalg.trace_solve_planes`: fewest operations, for large k."""
     k = px.shape[0]
-    for i in range(k):
-        ai = a[i]
-        pi = px[i]
-        for j in range(k):
-            ai[j] = pi[j]
-        ai[i] += 1.0
+    _identity_plus(px, a)
     if kind == 1:
         for i in range(k):
             bi = b[i]
@@ -326,6 +331,7 @@ def _tile_kernel(h, right, pq, s, u, sign, kind, out, lo, hi, tile):  # pragma: 
 
 if numba is not None:  # compiled lazily, on the first call of available()
     _JIT = {"cache": True, "nogil": True, "boundscheck": False, "error_model": "numpy"}
+    _identity_plus = numba.njit(**_JIT)(_identity_plus)
     _whole_rows_gain = numba.njit(**_JIT)(_whole_rows_gain)
     _congruence_gain = numba.njit(**_JIT)(_congruence_gain)
     _rows_jit = numba.njit(**_JIT)(_rows_kernel)
@@ -537,8 +543,8 @@ def _run(pq, update, sign, halves, out_gains, kind, threads):
         out_np = _array(out_gains, "out_gains", writable=True)
         if out_np.shape != (rows,):
             raise ValueError(f"out_gains must have shape {(rows,)}, got {out_np.shape}")
-    else:
-        out_np = np.empty(0 if update is not None else rows)
+    else:  # only an update without gains (gains() refuses kind=None): sliced per tile,
+        out_np = np.empty(rows)  # never written
     if threads is None:
         threads = choose_threads(rows, k, halves)
     if update is None:
@@ -556,8 +562,6 @@ def _run(pq, update, sign, halves, out_gains, kind, threads):
     if s_np.shape != (rows, k) or u_np.shape != (rows, k):
         raise ValueError(f"s and u must have shape {(rows, k)}, got {s_np.shape} and "
                          f"{u_np.shape}")
-    if code == 0:
-        out_np = np.empty(rows)  # sliced per tile; never written
     tile = tile_rows(k, halves)
     args = (h_np, right_np, pq_np, s_np, u_np, sign, code, out_np)
     with _one_blas_thread():
