@@ -113,35 +113,45 @@ def _unpack_symmetric(packed, k, a, b):
 def fisher_sum(factors, *, chunk_size=None):
     """``Σ_x I(x) = Σ_x (h hᵀ) ⊗ (C_x C_xᵀ)`` as a ``D × D`` matrix.
 
-    Costs ``O(n d² k²/2)`` in one GEMM per chunk (only the ``a ≤ b`` output pairs);
-    the ``n × D × k`` tensor is never built.
+    Costs ``O(n d² k²/4)`` in one GEMM per chunk: both factors of the Kronecker product
+    are symmetric, so only the ``i ≤ j`` feature pairs and the ``a ≤ b`` output pairs
+    are summed. The ``n × D × k`` tensor is never built.
     """
     h, s, u = factors
     n, d = h.shape
     k = s.shape[1]
     a, b = _pairs(k, h.device)
     m = a.shape[0]
-    total = torch.zeros((d, d * m), dtype=h.dtype, device=h.device)
     # Σ_x h_i h_j g_x is one GEMM whichever way round; its wide operand is per row either
-    # h ⊗ g (d·m entries) or h ⊗ h (d²): build the smaller one
-    by_pairs = d < m
-    width = d * d if by_pairs else d * m
-    # C_x and C_x C_xᵀ (k² each) and the pairs of the latter come on top, per row
+    # the i ≤ j pairs of h ⊗ h (d(d + 1)/2 entries) or h ⊗ g (d·m). The second GEMM also
+    # sums the j < i pairs, but its wide output runs at a better rate: measured, it is as
+    # fast up to m ≈ d (benchmarks/README.md, "Setup")
+    packed = d < m
+    if packed:
+        fa, fb = _pairs(d, h.device)
+        total = torch.zeros((fa.shape[0], m), dtype=h.dtype, device=h.device)
+    else:
+        total = torch.zeros((d, d * m), dtype=h.dtype, device=h.device)
+    width = fa.shape[0] + d if packed else d * m  # with the copy of hᵀ, when packed
+    # C_x and C_x C_xᵀ (k² each) and the pairs of the latter come on top, per row. The
+    # pairs are built by d operations per chunk: small chunks would spend their time
+    # there, so only the other intermediate is sized to stay in cache
     step = chunk_rows(n, width + 2 * k * k + m, device=h.device, dtype=h.dtype,
-                      chunk_size=chunk_size, cached=True)
+                      chunk_size=chunk_size, cached=not packed)
     # one buffer for every chunk: a fresh multi-megabyte tensor per chunk costs page faults
-    buffer = h.new_empty((min(step, n), width))
+    buffer = h.new_empty((fa.shape[0], min(step, n)) if packed else (min(step, n), width))
     for start in range(0, n, step):
         part = factors.rows(slice(start, start + step))
         c = Factors.c_matrix(part.s, part.u)
         g = (c @ c.transpose(1, 2))[:, a, b]
-        rows = buffer[: part.h.shape[0]]
-        if by_pairs:
-            _outer(part.h, part.h, rows)
-            total.view(d * d, m).addmm_(rows.T, g)
+        if packed:
+            total.addmm_(_pair_products(part.h, buffer[:, : part.h.shape[0]]), g)
         else:
+            rows = buffer[: part.h.shape[0]]
             _outer(part.h, g, rows)
             total.addmm_(part.h.T, rows)
+    if packed:  # [(i ≤ j), (a ≤ b)] -> [i, j, (a ≤ b)]
+        total = _unpack_symmetric(total.T, d, fa, fb).permute(1, 2, 0)
     full = _unpack_symmetric(total.reshape(d, d, m), k, a, b)  # [i, j, a, b]
     return full.permute(0, 2, 1, 3).reshape(d * k, d * k)
 
@@ -151,32 +161,44 @@ def quad_forms(factors, matrices, *, chunk_size=None):
 
     Returns one tensor of shape (n, k, len(matrices)·k): the ``k × k`` results side by
     side, that of ``matrices[i]`` in columns ``i·k`` to ``(i + 1)·k``. Costs
-    ``O(n d² k²/2)`` per matrix: ``h`` is contracted twice against ``A`` seen as
-    ``d × d × (k × k)``, keeping only the ``a ≤ b`` entries of the symmetric result.
+    ``O(n d² k²/4)`` per matrix: ``Σ_ij h_i h_j A[i, a, j, b]`` runs over the ``i ≤ j``
+    feature pairs (the ``(i, j)`` and ``(j, i)`` terms of ``A`` added first) and keeps
+    only the ``a ≤ b`` entries of the symmetric result.
     """
     h, s, u = factors
     n, d = h.shape
     k = s.shape[1]
     a, b = _pairs(k, h.device)
     m = a.shape[0]
-    stacked = torch.cat(
-        [mat.reshape(d, k, d, k).permute(0, 2, 1, 3)[:, :, a, b] for mat in matrices], dim=2
-    ).reshape(d, -1)  # [i, (j, matrix, pair)]
     width = len(matrices) * m
+    packed = _packs_features(d, width)
+    fa, fb = _pairs(d, h.device)
+    blocks = []
+    for mat in matrices:
+        four = mat.reshape(d, k, d, k).permute(0, 2, 1, 3)  # [i, j, a, b]
+        if packed:
+            # h_i h_j (A[i, a, j, b] + A[j, a, i, b]) for i < j, h_i² A[i, a, i, b]
+            both = four + four.transpose(0, 1)
+            both.diagonal(dim1=0, dim2=1).mul_(0.5)
+            blocks.append(both[fa, fb][:, a, b])
+        else:
+            blocks.append(four[:, :, a, b])
+    stacked = torch.cat(blocks, dim=-1)  # [(i ≤ j), (matrix, pair)] or [i, j, (...)]
+    if not packed:
+        stacked = stacked.reshape(d, -1)  # [i, (j, matrix, pair)]
     out = torch.empty((n, k, len(matrices) * k), dtype=h.dtype, device=h.device)
-    by_pairs = d < width
-    row_width = d * d if by_pairs else d * width
+    row_width = fa.shape[0] if packed else d * width
     step = chunk_rows(n, quad_forms_row_elements(d, k, len(matrices)), device=h.device,
-                      dtype=h.dtype, chunk_size=chunk_size, cached=True)
-    buffer = h.new_empty((min(step, n), row_width))  # reused, as in fisher_sum
+                      dtype=h.dtype, chunk_size=chunk_size, cached=not packed)  # as above
+    # reused, as in fisher_sum
+    buffer = h.new_empty((row_width, min(step, n)) if packed else (min(step, n), row_width))
     for start in range(0, n, step):
         rows = slice(start, start + step)
         hc = h[rows]
-        t = buffer[: hc.shape[0]]
-        if by_pairs:
-            _outer(hc, hc, t)
-            inner = t @ stacked.view(d * d, width)  # Σ_ij h_i h_j A[i, a, j, b]
+        if packed:
+            inner = _pair_products(hc, buffer[:, : hc.shape[0]]).T @ stacked
         else:
+            t = buffer[: hc.shape[0]]
             torch.matmul(hc, stacked, out=t)
             t = t.view(-1, d, width)  # Σ_i h_i A[i, a, j, b]
             inner = hc[:, None, :] @ t  # then Σ_j h_j
@@ -191,11 +213,36 @@ def quad_forms_row_elements(d, k, n_matrices):
     """Elements :func:`quad_forms` holds per pool row at once (what its chunks are sized by).
 
     It either contracts ``h`` twice (an intermediate of ``d·w`` per row, ``w`` the packed
-    pairs of all matrices) or ``h ⊗ h`` once (``d²``), whichever is narrower; the
-    contracted pairs and the ``k × k`` matrices built from them come on top.
+    pairs of all matrices) or the ``i ≤ j`` pairs of ``h ⊗ h`` once (``d(d + 1)/2``, built
+    from a copy of ``hᵀ``), whichever is narrower; the contracted pairs and the ``k × k``
+    matrices built from them come on top.
     """
     width = n_matrices * (k * (k + 1) // 2)
-    return (d * d if d < width else d * width) + width + 4 * k * k
+    features = d * (d + 1) // 2 + d if _packs_features(d, width) else d * width
+    return features + width + 4 * k * k
+
+
+def _packs_features(d, width):
+    """Whether the ``i ≤ j`` pairs of ``h ⊗ h`` (``d(d + 1)/2`` per row) are narrower than
+    ``h`` times ``width`` (``d·width``): then the contraction runs over them, at half the
+    multiply-adds of contracting ``h`` twice."""
+    return d + 1 <= 2 * width
+
+
+def _pair_products(h, out):
+    """``out[(i, j), r] = h[r, i] h[r, j]`` for the feature pairs ``i ≤ j`` in the order of
+    :func:`_pairs`: the packed ``h ⊗ h``, one pair per row of ``out`` (pairs, rows).
+
+    One product per feature ``i`` over contiguous rows of ``hᵀ``: a gather along the
+    features (``h[:, first] * h[:, second]``) is four times slower on a CPU.
+    """
+    d = h.shape[1]
+    ht = h.T.contiguous()
+    offset = 0
+    for i in range(d):
+        torch.mul(ht[i : i + 1], ht[i:], out=out[offset : offset + d - i])
+        offset += d - i
+    return out
 
 
 def _outer(x, y, out):
