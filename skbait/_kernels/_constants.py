@@ -35,11 +35,19 @@ SYMMETRIZE_EVERY = 16
 #: On CUDA, M⁻¹ is recomputed exactly from M after this many updates, bounding the drift
 #: of chained Woodbury updates.
 CUDA_REFRESH_EVERY = 50
+# --- threads (threads.py) -----------------------------------------------------------------
 #: With the fused CPU pass, torch keeps its threads during the greedy loop only when a
 #: step's D × D × k products have at least this many multiply-adds (about 5 ms each on one
 #: core): shorter ones gain little from a second thread, and with another process on the
 #: machine each of them waits for a preempted thread (benchmarks/README.md, "under load").
 PARALLEL_PRODUCT_MIN = 2**27
+#: One thread for the fused pass below this many entries of per-candidate state (8 MB, a
+#: few milliseconds of work): there a second thread saves little (inside select on digits,
+#: 1197 rows at k = 10: 2.9 ms on one thread, 3.2 on two) and, with another process on the
+#: machine, costs a wait for a preempted thread at every step. Below it, with small
+#: products too, the whole selection runs on one thread (benchmarks/README.md,
+#: "bench_cpu.py").
+PARALLEL_STATE_MIN = 1 << 20
 
 # --- BADGE -------------------------------------------------------------------------------
 #: Squared distances below this many ulps of the two squared norms are rounding noise of

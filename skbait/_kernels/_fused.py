@@ -68,6 +68,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from ._constants import PARALLEL_STATE_MIN
+
 try:  # numba is optional: without it the callers keep the eager torch path
     import numba
 except Exception as exc:  # pragma: no cover - missing, or built for another numpy
@@ -84,11 +86,6 @@ _KINDS = {None: 0, "none": 0, "trace": 1, "logdet": 2}
 # 0.2 to 1 ms on one core): small enough that a thread preempted by another process holds
 # up one piece rather than half of the pass, large enough that handing them out is free.
 _PIECE_ENTRIES = 1 << 16
-# One thread below this many state entries (8 MB, a few milliseconds of work): there a
-# second thread saves little (inside select on digits, 1197 rows at k = 10: 2.9 ms on
-# one thread, 3.2 on two) and, with another process on the machine, costs a wait for a
-# preempted thread at every step (benchmarks/README.md, "bench_cpu.py").
-_MIN_PARALLEL_ENTRIES = 1 << 20
 # A tile's GEMM output takes at most this much (half of a 512 KB L2, the other half for
 # the tile's rows of h and [P | Q]), within 64 to 256 rows: single-threaded dgemm with
 # d = 64 runs at 75 to 95 % of its large-matrix rate from 64 rows on, and at 50 to 70 %
@@ -432,7 +429,7 @@ def choose_threads(n_rows, k, halves=2, *, max_threads=None):
     """Threads for one fused pass over ``n_rows`` candidates: 1 for small passes, else all.
 
     ``max_threads`` defaults to ``torch.get_num_threads()``, the caller's thread budget.
-    Below ``_MIN_PARALLEL_ENTRIES`` entries of state (``n_rows·k·halves·k``, 8 MB) the pass
+    Below ``PARALLEL_STATE_MIN`` entries of state (``n_rows·k·halves·k``, 8 MB) the pass
     takes a few milliseconds and one thread is about as fast; above, every
     thread helps, and since the rows are handed out in small pieces a thread preempted by
     another process only delays its current piece: with one CPU-bound competitor on two
@@ -446,7 +443,7 @@ def choose_threads(n_rows, k, halves=2, *, max_threads=None):
         except ImportError:  # pragma: no cover - torch is a dependency
             max_threads = os.cpu_count() or 1
     entries = n_rows * k * halves * k
-    if entries < _MIN_PARALLEL_ENTRIES or max_threads <= 1:
+    if entries < PARALLEL_STATE_MIN or max_threads <= 1:
         return 1
     pieces = -(-n_rows // _piece_rows(k, halves, 1))
     return int(max(1, min(max_threads, pieces)))

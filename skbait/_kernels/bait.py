@@ -15,6 +15,7 @@ from ._numerics import exact_matmul
 from .design import check_same_layer, pool_fisher, reference_start, refresh_interval
 from .distributed import global_rows, local_part, sharded
 from .greedy import greedy
+from .threads import selection_threads
 from .woodbury import TraceState
 
 
@@ -99,7 +100,7 @@ def bait_select_factors(pool, labeled_sum, n_labeled, n_select, *, alpha=1.0, ov
     m0, weight = reference_start(labeled_sum, n_labeled, n_select, alpha)
     n_pool = global_rows(pool.h.shape[0])  # the whole pool's, when it is sharded
     n_forward = min(oversample * n_select, n_pool) if backward else n_select
-    with exact_matmul():
+    with exact_matmul(), selection_threads(local_part(pool), TraceState.n_matrices):
         if fisher == "identity":
             target = torch.eye(pool.n_params, dtype=m0.dtype, device=m0.device)
         else:

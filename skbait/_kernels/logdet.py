@@ -13,6 +13,7 @@ from ._numerics import exact_matmul
 from .design import check_same_layer, reference_start, refresh_interval
 from .distributed import local_part, sharded
 from .greedy import greedy
+from .threads import selection_threads
 from .woodbury import DesignState
 
 
@@ -66,7 +67,7 @@ def logdet_select_factors(pool, labeled_sum, n_labeled, n_select, *, alpha=1.0,
     """
     check_same_layer(pool, labeled_sum)
     m0, weight = reference_start(labeled_sum, n_labeled, n_select, alpha)
-    with exact_matmul():
+    with exact_matmul(), selection_threads(local_part(pool), DesignState.n_matrices):
         indices, gains = logdet_greedy(pool.scaled(weight), m0, n_select,
                                        chunk_size=chunk_size,
                                        refresh_every=refresh_interval(m0.device))

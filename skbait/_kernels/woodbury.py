@@ -21,14 +21,11 @@ updated), and the removal cost is ``tr((I + P̂_x)⁻¹ Q̂_x)``, the forward ga
 ``x`` back.
 """
 
-import contextlib
-
 import numpy as np
 import torch
 
 from ..exceptions import DegenerateProblemError
 from ._constants import (
-    PARALLEL_PRODUCT_MIN,
     RECOMPUTE_DROP,
     REMOVAL_CONSISTENCY,
     SYMMETRIZE_EVERY,
@@ -42,9 +39,10 @@ from ._linalg import (
     symmetric,
 )
 from . import _fused
-from ._numerics import chunk_rows, duplicate_groups, torch_threads
+from ._numerics import chunk_rows, duplicate_groups
 from .fisher import Factors, apply_c_, apply_ct_, quad_forms
 from .greedy import GreedyState
+from .threads import loop_threads
 
 
 class CandidateRows:
@@ -211,19 +209,10 @@ class DesignState(GreedyState):
 
     # -- the verbs --------------------------------------------------------------------
     def running(self):
-        """With the compiled pass and small ``D``, torch runs on one thread while the loop
-        does.
-
-        What is left to torch then is ``O(D² k)`` per step in products of a few
-        megabytes: a second thread shortens each by a fraction of a millisecond, and with
-        another process on the machine every one of them waits for a preempted thread
-        (``PARALLEL_PRODUCT_MIN``). The pass keeps the caller's threads
-        (:attr:`CandidateRows.threads`).
-        """
-        d_params = self.pool.h.shape[1] * self.k
-        if self.rows.fused and d_params * d_params * self.k < PARALLEL_PRODUCT_MIN:
-            return torch_threads(1)
-        return contextlib.nullcontext()
+        """The loop's threads (:func:`~skbait._kernels.threads.loop_threads`): with the
+        compiled pass and small ``D``, torch runs on one thread while the loop does; the
+        pass keeps the caller's threads (:attr:`CandidateRows.threads`)."""
+        return loop_threads(self.rows.fused, self.pool.h.shape[1] * self.k, self.k)
 
     def gains(self):
         """Score of every candidate: ``log det(I + P_x)`` (or BAIT's trace decrease)."""

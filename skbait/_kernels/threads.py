@@ -1,0 +1,55 @@
+"""How many CPU threads each part of a design selection runs on, as functions of its shapes.
+
+On a CPU, a thread helps only an operation long enough to pay for its start and for the
+wait at its end, and with another process on the machine that wait is for a preempted
+thread: every parallel operation then lasts as long as its slowest thread's time slice.
+So (benchmarks/README.md, "bench_cpu.py"):
+
+- a whole selection whose per-candidate state and ``D × D × k`` products are both small
+  (digits: 1197 candidates, ``D = 650``) runs on one thread, setup included: quiet, it is
+  faster that way (0.33 against 0.55 s on two cores);
+- otherwise the setup keeps the caller's threads, and during the greedy loop torch is
+  held to one thread when the compiled pass does the per-candidate work and the products
+  left to torch are small (:func:`loop_threads`); the pass itself keeps the caller's
+  threads (:func:`~skbait._kernels._fused.choose_threads`).
+
+Each returns a context manager that restores the caller's setting, also on an error.
+"""
+
+import contextlib
+
+from ._constants import PARALLEL_PRODUCT_MIN, PARALLEL_STATE_MIN
+from ._numerics import torch_threads
+
+
+def selection_threads(pool, n_matrices):
+    """The threads a whole selection on ``pool`` runs with: one when it is small.
+
+    Parameters
+    ----------
+    pool : Factors
+        The candidates (this shard's, when the pool is sharded).
+    n_matrices : int
+        ``k × k`` blocks kept per candidate: 2 for BAIT (``P_x, Q_x``), 1 for log-det.
+    """
+    n, d = pool.h.shape
+    k = pool.s.shape[1]
+    small = (pool.h.device.type == "cpu" and n * n_matrices * k * k < PARALLEL_STATE_MIN
+             and _small_products(d * k, k))
+    return torch_threads(1) if small else contextlib.nullcontext()
+
+
+def loop_threads(fused, d_params, k):
+    """The threads torch runs the greedy loop with: one when the compiled pass does the
+    per-candidate work (``fused``) and the ``D × D × k`` products left to torch are small.
+
+    What is left to torch then is ``O(D² k)`` per step in products of a few megabytes: a
+    second thread shortens each by a fraction of a millisecond, and with another process
+    on the machine every one of them waits for a preempted thread.
+    """
+    return torch_threads(1) if fused and _small_products(d_params, k) else \
+        contextlib.nullcontext()
+
+
+def _small_products(d_params, k):
+    return d_params * d_params * k < PARALLEL_PRODUCT_MIN
