@@ -8,6 +8,8 @@ its own start-up, and numba's compile or cache load is counted where it happens)
   and through the eager torch path (``_fused.available`` forced False), at 1 and 2
   threads (``torch.set_num_threads``, the caller's setting), and whether they pick the
   same batch.
+- **setup**: of the fused select, the time before the greedy loop starts (the model's
+  outputs, ``F``, ``M⁻¹``, ``M⁻¹FM⁻¹`` and every candidate's first ``P_x, Q_x``).
 - **step**: the median forward greedy step inside those selects (``DesignState.add``
   with an update, timed in place), and of it the per-candidate pass
   (``CandidateRows.update``); the rest is the ``D × D`` products and the member update.
@@ -62,7 +64,7 @@ sys.path.insert(0, sys.argv[2])
 from bench_bait import _problem, direct_step_seconds
 from sklearn.linear_model import LogisticRegression
 from skbait import BaitSampler
-from skbait._kernels import _fused, woodbury
+from skbait._kernels import _fused, bait as bait_kernel, woodbury
 if path == "eager":
     _fused.available = lambda: False
 else:  # paid once per process (reported in its own column), not by every select
@@ -90,12 +92,19 @@ def timed_update(self, *args):
     out = update(self, *args)
     passes.append(time.perf_counter() - start)
     return out
+loop_start = []
+greedy = bait_kernel.greedy
+def timed_greedy(*args, **kwargs):
+    loop_start.append(time.perf_counter())
+    return greedy(*args, **kwargs)
 woodbury.DesignState.add = timed_add
 woodbury.CandidateRows.update = timed_update
+bait_kernel.greedy = timed_greedy
 start = time.perf_counter()
 picks = sampler.select(X_pool, B)
 seconds = time.perf_counter() - start
-out = {"seconds": seconds, "picks": picks.tolist(), "step": statistics.median(steps),
+out = {"seconds": seconds, "setup": loop_start[0] - start, "picks": picks.tolist(),
+       "step": statistics.median(steps),
        "pass": statistics.median(passes),
        "compile": _fused.compile_info() if path == "fused" else {},
        "threads_after": torch.get_num_threads()}
@@ -255,7 +264,7 @@ def main(argv=None):
         if "direct_step" in fused:
             batch = fused["direct_step"] * fused["direct_steps"]
             direct = f"{batch:.0f}", f"{batch / fused['seconds']:.0f}×"
-        ends.append([config, f"{fused['seconds']:.2f}",
+        ends.append([config, f"{fused['seconds']:.2f}", f"{fused['setup']:.2f}",
                      "—" if eager is None else f"{eager['seconds']:.2f}",
                      "—" if eager is None else f"{eager['seconds'] / fused['seconds']:.2f}",
                      str(same), *direct,
@@ -290,7 +299,8 @@ def main(argv=None):
         print(f"{config}: done", file=sys.stderr, flush=True)
 
     print("End to end, 2 threads, quiet (s). Direct: its step timed twice, times 2B steps.")
-    _table(["config", "fused select", "eager select", "eager / fused", "same picks (all runs)",
+    _table(["config", "fused select", "its setup", "eager select", "eager / fused",
+            "same picks (all runs)",
             "direct 2B steps", "direct / fused", "fused compile or cache load"], ends)
     print("\nForward step against its roofline (ms; the median step inside the quiet selects).")
     _table(["config", "threads", "GFLOP", "MB", "GEMM GFLOP/s", "copy GB/s", "bound",
