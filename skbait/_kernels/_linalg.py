@@ -32,10 +32,7 @@ def spd_inverse(matrix):
     chol, info = torch.linalg.cholesky_ex(matrix)
     if int(info) != 0:
         raise DegenerateProblemError("M is not numerically positive definite.")
-    inverse = torch.cholesky_inverse(chol)
-    # LAPACK writes the (exactly symmetric) inverse column-major: its transpose is the same
-    # matrix, row-major, and later products and flat views then do not copy it
-    return inverse.mT if inverse.mT.is_contiguous() else inverse
+    return torch.cholesky_inverse(chol)
 
 
 def checked_cholesky(matrix):
