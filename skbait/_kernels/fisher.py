@@ -125,7 +125,7 @@ def fisher_sum(factors, *, chunk_size=None):
     # Σ_x h_i h_j g_x is one GEMM whichever way round; its wide operand is per row either
     # the i ≤ j pairs of h ⊗ h (d(d + 1)/2 entries) or h ⊗ g (d·m). The second GEMM also
     # sums the j < i pairs, but its wide output runs at a better rate: measured, it is as
-    # fast up to m ≈ d (benchmarks/README.md, "Setup")
+    # fast up to m ≈ d (benchmarks/README.md, "Setup, and a small selection's threads")
     packed = d < m
     if packed:
         fa, fb = _pairs(d, h.device)
@@ -133,9 +133,8 @@ def fisher_sum(factors, *, chunk_size=None):
     else:
         total = torch.zeros((d, d * m), dtype=h.dtype, device=h.device)
     width = fa.shape[0] + d if packed else d * m  # with the copy of hᵀ, when packed
-    # C_x and C_x C_xᵀ (k² each) and the pairs of the latter come on top, per row. The
-    # pairs are built by d operations per chunk: small chunks would spend their time
-    # there, so only the other intermediate is sized to stay in cache
+    # C_x and C_x C_xᵀ (k² each) and the pairs of the latter come on top, per row; chunks
+    # sized as in quad_forms_chunk
     step = chunk_rows(n, width + 2 * k * k + m, device=h.device, dtype=h.dtype,
                       chunk_size=chunk_size, cached=not packed)
     # one buffer for every chunk: a fresh multi-megabyte tensor per chunk costs page faults
@@ -172,7 +171,7 @@ def quad_forms(factors, matrices, *, chunk_size=None):
     m = a.shape[0]
     width = len(matrices) * m
     packed = _packs_features(d, width)
-    fa, fb = _pairs(d, h.device)
+    fa, fb = _pairs(d, h.device) if packed else (None, None)
     blocks = []
     for mat in matrices:
         four = mat.reshape(d, k, d, k).permute(0, 2, 1, 3)  # [i, j, a, b]
@@ -188,8 +187,8 @@ def quad_forms(factors, matrices, *, chunk_size=None):
         stacked = stacked.reshape(d, -1)  # [i, (j, matrix, pair)]
     out = torch.empty((n, k, len(matrices) * k), dtype=h.dtype, device=h.device)
     row_width = fa.shape[0] if packed else d * width
-    step = chunk_rows(n, quad_forms_row_elements(d, k, len(matrices)), device=h.device,
-                      dtype=h.dtype, chunk_size=chunk_size, cached=not packed)  # as above
+    step, _ = quad_forms_chunk(n, d, k, len(matrices), device=h.device, dtype=h.dtype,
+                               chunk_size=chunk_size)
     # reused, as in fisher_sum
     buffer = h.new_empty((row_width, min(step, n)) if packed else (min(step, n), row_width))
     for start in range(0, n, step):
@@ -220,6 +219,22 @@ def quad_forms_row_elements(d, k, n_matrices):
     width = n_matrices * (k * (k + 1) // 2)
     features = d * (d + 1) // 2 + d if _packs_features(d, width) else d * width
     return features + width + 4 * k * k
+
+
+def quad_forms_chunk(n_rows, d, k, n_matrices, *, device, dtype, chunk_size=None):
+    """``(rows, elements)``: the rows per chunk of :func:`quad_forms` and the elements each
+    row holds (:func:`quad_forms_row_elements`), as it and the memory estimates size them.
+
+    The ``i ≤ j`` pairs of ``h ⊗ h`` are built by ``d`` operations per chunk: small chunks
+    would spend their time there (at 20k × 128 × 10, 2.9 s in chunks of 60 rows against
+    1.3 s in chunks of 1024), so only the other route's intermediate, written and read
+    back at once, is sized to stay in cache.
+    """
+    elements = quad_forms_row_elements(d, k, n_matrices)
+    packed = _packs_features(d, n_matrices * (k * (k + 1) // 2))
+    rows = chunk_rows(n_rows, elements, device=device, dtype=dtype, chunk_size=chunk_size,
+                      cached=not packed)
+    return rows, elements
 
 
 def _packs_features(d, width):

@@ -9,9 +9,8 @@ check against what the host or the device has is host policy: :mod:`skbait.utils
 
 import torch
 
-from ._numerics import chunk_rows
 from .design import refresh_interval
-from .fisher import quad_forms_row_elements
+from .fisher import quad_forms_chunk
 
 
 def _item(dtype):
@@ -66,8 +65,7 @@ def trace_state_bytes(n_rows, d, k, *, device="cpu", dtype=torch.float64, chunk_
     matrices = (7 if fisher else 4) + int(refresh)
     dense = matrices * (d * k) ** 2 + (4 if fisher else 2) * n_dd
     rows = n_rows * (d + 3 * k + (2 if fisher else 1) * k * k)
-    per_row = quad_forms_row_elements(d, k, 2 if fisher else 1)
-    step = chunk_rows(n_rows, per_row, device=device, dtype=dtype, chunk_size=chunk_size,
-                      cached=True)
+    step, per_row = quad_forms_chunk(n_rows, d, k, 2 if fisher else 1, device=device,
+                                     dtype=dtype, chunk_size=chunk_size)
     chunk = 2 * step * per_row
     return (dense + rows + chunk) * item
