@@ -37,25 +37,18 @@ def _spy(monkeypatch, module, name, seen):
     monkeypatch.setattr(module, name, record)
 
 
-def test_small_bait_selection_runs_its_setup_on_one_thread(monkeypatch):
+@pytest.mark.parametrize("module, spied, entry", [
+    (bait_kernel, "pool_fisher", "bait_select_factors"),  # the setup's first step
+    (logdet_kernel, "logdet_greedy", "logdet_select_factors"),
+])
+def test_small_selection_runs_on_one_thread_from_its_setup(monkeypatch, module, spied, entry):
     seen = []
-    _spy(monkeypatch, bait_kernel, "pool_fisher", seen)
+    _spy(monkeypatch, module, spied, seen)
     pool = _softmax_pool(50, 4, 3)
     with torch_threads(2):
         with pytest.raises(_Seen):
-            bait_kernel.bait_select_factors(pool, torch.zeros(12, 12, dtype=F64), 5, 3)
+            getattr(module, entry)(pool, torch.zeros(12, 12, dtype=F64), 5, 3)
         assert torch.get_num_threads() == 2  # restored after the error
-    assert seen == [1]
-
-
-def test_small_logdet_selection_runs_on_one_thread(monkeypatch):
-    seen = []
-    _spy(monkeypatch, logdet_kernel, "logdet_greedy", seen)
-    pool = _softmax_pool(50, 4, 3)
-    with torch_threads(2):
-        with pytest.raises(_Seen):
-            logdet_kernel.logdet_select_factors(pool, torch.zeros(12, 12, dtype=F64), 5, 3)
-        assert torch.get_num_threads() == 2
     assert seen == [1]
 
 
