@@ -171,22 +171,26 @@ def quad_forms(factors, matrices, *, chunk_size=None):
     m = a.shape[0]
     width = len(matrices) * m
     packed = _packs_features(d, width)
-    fa, fb = _pairs(d, h.device) if packed else (None, None)
+    if packed:  # index arrays that gather [(i ≤ j), (a ≤ b)] in one step
+        fa, fb = _pairs(d, h.device)
+        fa, fb = fa[:, None], fb[:, None]
+        diagonal = (fa == fb)[:, 0]
     blocks = []
     for mat in matrices:
         four = mat.reshape(d, k, d, k).permute(0, 2, 1, 3)  # [i, j, a, b]
         if packed:
-            # h_i h_j (A[i, a, j, b] + A[j, a, i, b]) for i < j, h_i² A[i, a, i, b]
-            both = four + four.transpose(0, 1)
-            both.diagonal(dim1=0, dim2=1).mul_(0.5)
-            blocks.append(both[fa, fb][:, a, b])
+            # h_i h_j (A[i, a, j, b] + A[j, a, i, b]) for i < j, h_i² A[i, a, i, b]: the
+            # two gathers are (pairs × pairs), never a D × D temporary
+            block = four[fa, fb, a, b] + four[fb, fa, a, b]
+            block[diagonal] *= 0.5
+            blocks.append(block)
         else:
             blocks.append(four[:, :, a, b])
     stacked = torch.cat(blocks, dim=-1)  # [(i ≤ j), (matrix, pair)] or [i, j, (...)]
     if not packed:
         stacked = stacked.reshape(d, -1)  # [i, (j, matrix, pair)]
     out = torch.empty((n, k, len(matrices) * k), dtype=h.dtype, device=h.device)
-    row_width = fa.shape[0] if packed else d * width
+    row_width = stacked.shape[0] if packed else d * width
     step, _ = quad_forms_chunk(n, d, k, len(matrices), device=h.device, dtype=h.dtype,
                                chunk_size=chunk_size)
     # reused, as in fisher_sum
