@@ -226,6 +226,31 @@ def test_rejects_bad_inputs():
         _fused.update_and_gains(pq, h, right, s, u, 1.0, 2, out, "det")
 
 
+@pytest.mark.parametrize("rows,k,width", [(1, 1, 1), (3, 5, 9), (4, 16, 4), (7, 2, 13),
+                                          (13, 16, 30)])
+def test_narrow_product_matches_blas(rows, k, width):
+    gen = torch.Generator().manual_seed(rows + k)
+    x = torch.randn(rows, k, generator=gen, dtype=F64)
+    a = torch.randn(rows, width, generator=gen, dtype=F64)
+    out = torch.full((k, width), float("nan"), dtype=F64)  # every entry must be written
+    assert _fused.narrow_product(x, a, out) is out
+    torch.testing.assert_close(out, x.T @ a, rtol=1e-13, atol=1e-13)
+    np.testing.assert_array_equal(_fused.narrow_product(x.numpy(), a.numpy(),
+                                                        np.empty((k, width))), out.numpy())
+
+
+def test_narrow_product_rejects_bad_inputs():
+    x, a = torch.ones(4, 2, dtype=F64), torch.ones(4, 3, dtype=F64)
+    with pytest.raises(ValueError, match="float64"):
+        _fused.narrow_product(x.float(), a, torch.empty(2, 3, dtype=F64))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        _fused.narrow_product(x, torch.ones(3, 4, dtype=F64).T, torch.empty(2, 3, dtype=F64))
+    with pytest.raises(ValueError, match=r"\(D, k\) and \(D, W\)"):
+        _fused.narrow_product(x[:3], a, torch.empty(2, 3, dtype=F64))
+    with pytest.raises(ValueError, match="out must have shape"):
+        _fused.narrow_product(x, a, torch.empty(3, 2, dtype=F64))
+
+
 def test_compile_info():
     info = _fused.compile_info()
     assert info["source"] in {"compiled", "cache"} and info["seconds"] >= 0
@@ -265,6 +290,24 @@ def test_the_states_take_the_fused_path_here():
     pool = _pool(50, 3, 4, seed=0)
     state = TraceState(pool, torch.eye(12, dtype=F64), torch.eye(12, dtype=F64))
     assert state.rows.fused
+
+
+@pytest.mark.parametrize("k,narrow", [(4, True), (16, True), (17, False)])
+def test_the_loops_products_are_narrow_up_to_16_columns(k, narrow, monkeypatch):
+    pool = _pool(30, 3, k, seed=k)
+    D = 3 * k
+    gen = torch.Generator().manual_seed(k)
+    root = torch.randn(D, D, generator=gen, dtype=F64)
+    fisher = root @ root.T / D  # row-major, as fisher_sum returns it
+    state = TraceState(pool, torch.eye(D, dtype=F64) + fisher, fisher)
+    assert state.narrow is narrow
+    assert not state.minv.is_contiguous()  # LAPACK's column-major inverse
+    other = torch.randn(D, k, generator=gen, dtype=F64)
+    for sym in (state.minv, state.fisher):  # sym @ other for either layout
+        torch.testing.assert_close(state.times(sym, other), sym @ other, rtol=1e-12,
+                                   atol=1e-14)
+    _force_eager(monkeypatch)
+    assert not TraceState(pool, torch.eye(D, dtype=F64), fisher).narrow
 
 
 @pytest.mark.parametrize("n,d,k,chunk", [(400, 6, 3, None), (300, 5, 4, 64), (250, 8, 1, 50),

@@ -48,6 +48,12 @@ PARALLEL_PRODUCT_MIN = 2**27
 #: products too, the whole selection runs on one thread (benchmarks/README.md,
 #: "bench_cpu.py").
 PARALLEL_STATE_MIN = 1 << 20
+#: While torch runs the loop on one thread, its D × D × k products with k up to this many
+#: columns read the D × D matrix once in compiled code instead of through BLAS, whose
+#: packing copy of a matrix that comes cold from memory costs more than the product (one
+#: thread, cold: 1.0 against 2.3 ms at D = 640, k = 10; 2.2 against 3.6 at D = 1024,
+#: k = 16; even at k = 32; benchmarks/README.md).
+NARROW_MAX_K = 16
 
 # --- BADGE -------------------------------------------------------------------------------
 #: Squared distances below this many ulps of the two squared norms are rounding noise of

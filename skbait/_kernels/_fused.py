@@ -1,4 +1,5 @@
-"""One fused pass per greedy step over the candidates' ``[P_x | Q_x]`` (numba, CPU).
+"""One fused pass per greedy step over the candidates' ``[P_x | Q_x]`` (numba, CPU), and
+the step's narrow ``D × D × k`` products.
 
 After a pick, :class:`~skbait._kernels.woodbury.TraceState` lowers every candidate's
 state by a rank-``k`` term and recomputes its gain. In torch that is a GEMM over the
@@ -40,6 +41,11 @@ pieces so that a thread preempted by another process delays at most one piece (s
 :func:`choose_threads`); while they run, the process's BLAS is held to one thread so that
 each tile's ``dgemm`` runs on the thread that called it.
 
+The step's other part, its ``D × D × k`` products (``M⁻¹U``, ``FR'``, ``M⁻¹FR'``), has a
+compiled kernel too, :func:`narrow_product`: for small ``k`` BLAS spends more time copying
+the ``D × D`` matrix into its packed layout than multiplying, since the pass has just
+pushed that matrix out of the caches.
+
 Layout (all float64, C-contiguous, CPU; numpy arrays or CPU torch tensors, which are
 used through zero-copy ``.numpy()`` views):
 
@@ -78,8 +84,8 @@ except Exception as exc:  # pragma: no cover - missing, or built for another num
 else:
     _IMPORT_ERROR = None
 
-__all__ = ["available", "choose_threads", "compile_info", "gains", "tile_rows",
-           "update_and_gains"]
+__all__ = ["available", "choose_threads", "compile_info", "gains", "narrow_product",
+           "tile_rows", "update_and_gains"]
 
 _KINDS = {None: 0, "none": 0, "trace": 1, "logdet": 2}
 # Rows are handed out to the threads in pieces of about this many state entries (512 KB,
@@ -326,6 +332,42 @@ def _tile_kernel(h, right, pq, s, u, sign, kind, out, lo, hi, tile):  # pragma: 
         start = stop
 
 
+def _narrow_kernel(x, a, out):  # pragma: no cover - jitted
+    """``out ← xᵀ a`` (``x``: D × k, ``a``: D × W, ``out``: k × W), ``a`` read once, four
+    rows at a time: each output row gains ``x[j, c] · a[j]`` over those rows while they
+    are in L1. A fixed order of operations for every output entry, whatever the vector
+    width: the same bits on every x86 machine."""
+    n_rows, k = x.shape
+    width = a.shape[1]
+    for c in range(k):
+        oc = out[c]
+        for m in range(width):
+            oc[m] = 0.0
+    j = 0
+    while j + 3 < n_rows:
+        a0 = a[j]
+        a1 = a[j + 1]
+        a2 = a[j + 2]
+        a3 = a[j + 3]
+        for c in range(k):
+            x0 = x[j, c]
+            x1 = x[j + 1, c]
+            x2 = x[j + 2, c]
+            x3 = x[j + 3, c]
+            oc = out[c]
+            for m in range(width):
+                oc[m] += (x0 * a0[m] + x1 * a1[m]) + (x2 * a2[m] + x3 * a3[m])
+        j += 4
+    while j < n_rows:
+        a0 = a[j]
+        for c in range(k):
+            x0 = x[j, c]
+            oc = out[c]
+            for m in range(width):
+                oc[m] += x0 * a0[m]
+        j += 1
+
+
 if numba is not None:  # compiled lazily, on the first call of available()
     _JIT = {"cache": True, "nogil": True, "boundscheck": False, "error_model": "numpy"}
     _identity_plus = numba.njit(**_JIT)(_identity_plus)
@@ -333,6 +375,7 @@ if numba is not None:  # compiled lazily, on the first call of available()
     _congruence_gain = numba.njit(**_JIT)(_congruence_gain)
     _rows_jit = numba.njit(**_JIT)(_rows_kernel)
     _tile_jit = numba.njit(**_JIT)(_tile_kernel)
+    _narrow_jit = numba.njit(**_JIT)(_narrow_kernel)
 
 
 def _signatures():
@@ -341,7 +384,8 @@ def _signatures():
                       numba.boolean, f8[::1], i8, i8)
     tile = numba.void(f8[:, ::1], f8[:, ::1], f8[:, :, ::1], f8[:, ::1], f8[:, ::1], f8, i8,
                       f8[::1], i8, i8, i8)
-    return rows, tile
+    narrow = numba.void(f8[:, ::1], f8[:, ::1], f8[:, ::1])
+    return rows, tile, narrow
 
 
 def _compile():
@@ -349,18 +393,18 @@ def _compile():
     if numba is None:
         raise ImportError(f"numba cannot be imported: {_IMPORT_ERROR!r}")
     start = time.perf_counter()
-    rows_sig, tile_sig = _signatures()
-    _rows_jit.compile(rows_sig)
-    _tile_jit.compile(tile_sig)
+    dispatchers = (_rows_jit, _tile_jit, _narrow_jit)
+    for dispatcher, signature in zip(dispatchers, _signatures()):
+        dispatcher.compile(signature)
     seconds = time.perf_counter() - start
-    hits = sum(sum(d.stats.cache_hits.values()) for d in (_rows_jit, _tile_jit))
-    for dispatcher in (_rows_jit, _tile_jit):
+    hits = sum(sum(d.stats.cache_hits.values()) for d in dispatchers)
+    for dispatcher in dispatchers:
         dispatcher.disable_compile()  # a call with other types is a TypeError, not a compile
-    kernels = {"rows": _rows_jit, "tile": _tile_jit}
+    kernels = {"rows": _rows_jit, "tile": _tile_jit, "narrow": _narrow_jit}
     _self_check(kernels)
     return kernels, {
         "seconds": seconds,
-        "source": "cache" if hits == 2 else "compiled",
+        "source": "cache" if hits == len(dispatchers) else "compiled",
         "cache_dir": _rows_jit.stats.cache_path,
         "numba": numba.__version__,
     }
@@ -386,6 +430,11 @@ def _self_check(kernels):
                     out, 0, 1, 1)
     if out[0] != 3.0:
         raise RuntimeError(f"the fused kernel's self-check gave {out[0]!r} instead of 3")
+    # [1 2 3 4 5]ᵀ [1 … 5]ᵀ = 55: both loops of the narrow product
+    column = np.arange(1.0, 6.0).reshape(5, 1)
+    kernels["narrow"](column, column.copy(), out.reshape(1, 1))
+    if out[0] != 55.0:
+        raise RuntimeError(f"the narrow product's self-check gave {out[0]!r} instead of 55")
 
 
 def _kernels():
@@ -519,6 +568,44 @@ def gains(pq, halves, out_gains, kind="trace", *, threads=None):
     if kind is None or kind == "none":
         raise ValueError("gains() needs kind='trace' or 'logdet'")
     return _run(pq, None, 0.0, halves, out_gains, kind, threads)
+
+
+def narrow_product(x, a, out):
+    """``out ← xᵀ a`` for a narrow ``x`` (``D × k``) and a wide ``a`` (``D × W``), on this
+    thread.
+
+    For the greedy loop's ``D × D × k`` products with small ``k``: BLAS copies ``a`` into
+    its packed layout at every call, and that copy costs more than the product when ``a``
+    comes cold from memory, as the state's matrices do after each pass over the
+    candidates (benchmarks/README.md). Here ``a`` is read once, in place. The result does
+    not depend on the machine, bit for bit.
+
+    Parameters
+    ----------
+    x : ndarray or torch.Tensor of shape (D, k)
+    a : ndarray or torch.Tensor of shape (D, W)
+        Both float64, C-contiguous, on the CPU. Read only.
+    out : ndarray or torch.Tensor of shape (k, W)
+        Written (float64, C-contiguous).
+
+    Returns
+    -------
+    out
+        The array passed in.
+    """
+    kernels = _kernels()
+    if kernels is None:
+        raise RuntimeError(f"the fused path is not available: {compile_info() or 'disabled'}")
+    x_np, a_np = _array(x, "x"), _array(a, "a")
+    out_np = _array(out, "out", writable=True)
+    if x_np.ndim != 2 or a_np.ndim != 2 or x_np.shape[0] != a_np.shape[0]:
+        raise ValueError(f"x and a must be (D, k) and (D, W), got {x_np.shape} and "
+                         f"{a_np.shape}")
+    if out_np.shape != (x_np.shape[1], a_np.shape[1]):
+        raise ValueError(f"out must have shape {(x_np.shape[1], a_np.shape[1])}, got "
+                         f"{out_np.shape}")
+    kernels["narrow"](x_np, a_np, out_np)
+    return out
 
 
 def _run(pq, update, sign, halves, out_gains, kind, threads):

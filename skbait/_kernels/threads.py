@@ -47,8 +47,13 @@ def loop_threads(fused, d_params, k):
     second thread shortens each by a fraction of a millisecond, and with another process
     on the machine every one of them waits for a preempted thread.
     """
-    return torch_threads(1) if fused and _small_products(d_params, k) else \
+    return torch_threads(1) if loop_on_one_thread(fused, d_params, k) else \
         contextlib.nullcontext()
+
+
+def loop_on_one_thread(fused, d_params, k):
+    """Whether :func:`loop_threads` holds torch to one thread."""
+    return bool(fused) and _small_products(d_params, k)
 
 
 def _small_products(d_params, k):

@@ -26,6 +26,7 @@ import torch
 
 from ..exceptions import DegenerateProblemError
 from ._constants import (
+    NARROW_MAX_K,
     RECOMPUTE_DROP,
     REMOVAL_CONSISTENCY,
     SYMMETRIZE_EVERY,
@@ -42,7 +43,7 @@ from . import _fused
 from ._numerics import chunk_rows, duplicate_groups
 from .fisher import Factors, apply_c_, apply_ct_, quad_forms
 from .greedy import GreedyState
-from .threads import loop_threads
+from .threads import loop_on_one_thread, loop_threads
 
 
 class CandidateRows:
@@ -201,6 +202,9 @@ class DesignState(GreedyState):
         self.eye = torch.eye(self.k, dtype=m0.dtype, device=m0.device)
         self.solver = SmallSolver(self.k, m0.device, m0.dtype)
         self.rows = CandidateRows(pool, chunk_size=chunk_size)
+        # the D × D × k products in compiled code, on the loop's one thread (times())
+        self.narrow = (self.k <= NARROW_MAX_K
+                       and loop_on_one_thread(self.rows.fused, pool.h.shape[1] * self.k, self.k))
         # the members: rows in M, their factors, and their P̂_x relative to M without them
         self.members = []
         self.member_factors = pool.rows(slice(0, 0))
@@ -227,7 +231,7 @@ class DesignState(GreedyState):
         """
         row, block = self._candidate(index, packed)
         factor = row.dense(0)  # U: D × k
-        r = sym_matmul(self.minv, factor)
+        r = self.times(self.minv, factor)
         # M⁻¹ ← M⁻¹ − R A⁻¹ Rᵀ with A = I + UᵀR: write A⁻¹ = G Gᵀ and R' = R G
         r = r @ cholesky_of_inverse(factor.T @ r + self.eye)
         entry = self._member_entry(block) if self.removals else None
@@ -244,7 +248,7 @@ class DesignState(GreedyState):
         pos = self.members.index(index)
         factor = self.member_factors.dense(pos)
         # −A⁻¹ = (I − UᵀM⁻¹U)⁻¹ = I + P̂: from the member state, not from a cancellation
-        r = sym_matmul(self.minv, factor) @ checked_cholesky(self.eye + self.p_hat[pos])
+        r = self.times(self.minv, factor) @ checked_cholesky(self.eye + self.p_hat[pos])
         keep = [i for i in range(len(self.members)) if i != pos]
         self.members = [self.members[i] for i in keep]
         self.member_factors = self.member_factors.rows(torch.tensor(keep, dtype=torch.long,
@@ -252,6 +256,18 @@ class DesignState(GreedyState):
         self._keep_members(keep)
         self._update(r, -1, score=None)
         self._update_minv(r, factor, -1)
+
+    def times(self, sym, other):
+        """``sym @ other`` for one of the state's symmetric ``D × D`` matrices and a
+        ``D × k`` ``other``: :func:`~skbait._kernels._fused.narrow_product` when
+        :attr:`narrow`, else :func:`~skbait._kernels._linalg.sym_matmul`."""
+        if not self.narrow:
+            return sym_matmul(sym, other)
+        # rows of memory: the columns of a column-major sym (LAPACK's M⁻¹), so xᵀ memory
+        # is (sym @ x)ᵀ; of a row-major one, its rows (= columns, by symmetry)
+        memory = sym.T if sym.T.is_contiguous() else sym.contiguous()
+        out = other.new_empty((other.shape[1], sym.shape[0]))
+        return _fused.narrow_product(other.contiguous(), memory, out).T
 
     def pack(self, row):
         """Pool row ``row`` for another shard: its ``h, s, u`` and, with removals, its
@@ -459,9 +475,9 @@ class TraceState(DesignState):
     def _directions(self, r, sign):
         # Q ← Q − sign(a zᵀ + z aᵀ) + a W aᵀ == Q − sign(a eᵀ + e aᵀ), e = z − ½ sign a W,
         # with a = ṼᵀR', z = ṼᵀM⁻¹FR', W = R'ᵀFR'; both a and e come from one GEMM.
-        fr = sym_matmul(self.fisher, r)
+        fr = self.times(self.fisher, r)
         w_mat = r.T @ fr
-        e_mat = sym_matmul(self.minv, fr) - (0.5 * sign) * (r @ w_mat)
+        e_mat = self.times(self.minv, fr) - (0.5 * sign) * (r @ w_mat)
         return torch.cat([r, e_mat], dim=1), w_mat
 
     def _member_entry(self, block):
