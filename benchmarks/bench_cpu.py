@@ -7,7 +7,8 @@ its own start-up, and numba's compile or cache load is counted where it happens)
 - **select**: ``BaitSampler(LogisticRegression).select(X_pool, B)`` through the fused pass
   and through the eager torch path (``_fused.available`` forced False), at 1 and 2
   threads (``torch.set_num_threads``, the caller's setting), and whether they pick the
-  same batch.
+  same batch. A select of a few seconds or less runs ``REPEATS`` times in its process,
+  as in an active-learning loop, and the median counts.
 - **setup**: of the fused select, the time before the greedy loop starts (the model's
   outputs, ``F``, ``M⁻¹``, ``M⁻¹FM⁻¹`` and every candidate's first ``P_x, Q_x``).
 - **step**: the median forward greedy step inside those selects (``DesignState.add``
@@ -58,11 +59,14 @@ QUICK = ["digits", "2000x16x5x10"]
 DIRECT = {"10000x64x10x50", "20000x128x10x100", "2000x16x5x10"}
 # the eager path at k = 100 takes minutes a select: there it runs once, quiet, at 2 threads
 EAGER_ONCE = {"5000x64x100x20"}
+# selects of a few seconds or less are repeated in their process (the median counts):
+# one select of digits varied by 1.5× from process to process on this host
+REPEATS = {"digits": 7, "10000x64x10x50": 3, "2000x16x5x10": 3}
 
 _CHILD = r"""
 import json, statistics, sys, time
 import numpy as np, torch
-config, threads, path, direct = json.loads(sys.argv[1])
+config, threads, path, direct, reps = json.loads(sys.argv[1])
 torch.set_num_threads(threads)
 sys.path.insert(0, sys.argv[2])
 from bench_bait import _problem, direct_step_seconds
@@ -104,10 +108,15 @@ def timed_greedy(*args, **kwargs):
 woodbury.DesignState.add = timed_add
 woodbury.CandidateRows.update = timed_update
 bait_kernel.greedy = timed_greedy
-start = time.perf_counter()
-picks = sampler.select(X_pool, B)
-seconds = time.perf_counter() - start
-out = {"seconds": seconds, "setup": loop_start[0] - start, "picks": picks.tolist(),
+seconds, setups, picks = [], [], set()
+for _ in range(reps):
+    start = time.perf_counter()
+    picks.add(tuple(sampler.select(X_pool, B).tolist()))
+    seconds.append(time.perf_counter() - start)
+    setups.append(loop_start[-1] - start)
+out = {"seconds": statistics.median(seconds), "all_seconds": seconds,
+       "setup": statistics.median(setups),
+       "picks": sorted(picks) if len(picks) > 1 else list(picks.pop()),
        "step": statistics.median(steps),
        "pass": statistics.median(passes),
        "compile": _fused.compile_info() if path == "fused" else {},
@@ -145,9 +154,10 @@ class Competitor:
 
 def _child(config, threads, path, direct=False, competitor=False):
     here = os.path.dirname(os.path.abspath(__file__))
+    reps = REPEATS.get(config, 1)
     with Competitor(competitor):
         res = subprocess.run([sys.executable, "-c", _CHILD,
-                              json.dumps([config, threads, path, direct]), here],
+                              json.dumps([config, threads, path, direct, reps]), here],
                              capture_output=True, text=True, check=True)
     return json.loads(res.stdout.strip().splitlines()[-1])
 
