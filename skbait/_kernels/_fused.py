@@ -449,6 +449,14 @@ def _kernels():
     return _state["kernel"]
 
 
+def _ready_kernels():
+    """The compiled kernels, or RuntimeError saying why there are none."""
+    kernels = _kernels()
+    if kernels is None:
+        raise RuntimeError(f"the fused path is not available: {compile_info() or 'disabled'}")
+    return kernels
+
+
 def available():
     """Whether the fused path can be used: numba imports and the kernels compile here.
 
@@ -593,9 +601,7 @@ def narrow_product(x, a, out):
     out
         The array passed in.
     """
-    kernels = _kernels()
-    if kernels is None:
-        raise RuntimeError(f"the fused path is not available: {compile_info() or 'disabled'}")
+    kernels = _ready_kernels()
     x_np, a_np = _array(x, "x"), _array(a, "a")
     out_np = _array(out, "out", writable=True)
     if x_np.ndim != 2 or a_np.ndim != 2 or x_np.shape[0] != a_np.shape[0]:
@@ -609,9 +615,7 @@ def narrow_product(x, a, out):
 
 
 def _run(pq, update, sign, halves, out_gains, kind, threads):
-    kernels = _kernels()
-    if kernels is None:
-        raise RuntimeError(f"the fused path is not available: {compile_info() or 'disabled'}")
+    kernels = _ready_kernels()
     if kind not in _KINDS:
         raise ValueError(f"kind must be 'trace', 'logdet' or None, got {kind!r}")
     code = _KINDS[kind]
