@@ -198,8 +198,9 @@ def tile_gemm_seconds(n, d, k, threads, reps=5):
             np.dot(h[start:min(start + tile, hi)], right, out[start:min(start + tile, hi)])
 
     with threadpoolctl.threadpool_limits(1, user_api="blas"):
-        return _best(lambda: _fused._parallel_rows(tiles, (), n, threads,
-                                                   _fused._piece_rows(k, 2, tile), tile), reps)
+        piece = _fused._parallel.piece_rows(k, 2, tile)
+        return _best(lambda: _fused._parallel.parallel_rows(tiles, (), n, threads, piece, tile),
+                     reps)
 
 
 def _best(fn, reps):

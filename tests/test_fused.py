@@ -1,4 +1,4 @@
-"""The fused per-candidate pass (skbait/_kernels/_fused.py) against today's torch operations.
+"""The fused per-candidate pass (skbait/_kernels/_fused) against today's torch operations.
 
 The eager reference is rebuilt here from the kernels' own pieces: the GEMM, ``apply_c_``
 on its output, one ``baddbmm`` on ``[P | Q]``, then the gains by ``trace_solve_planes`` (k ≤ 24),
@@ -159,7 +159,8 @@ def test_identical_rows_identical_gains(k, halves, kind, monkeypatch):
     for i in copies:
         pq[i], h[i], s[i], u[i] = pq[copies[0]], h[copies[0]], s[copies[0]], u[copies[0]]
     copies = [i for i in copies if i % tile == 0]
-    monkeypatch.setattr(_fused, "_PIECE_ENTRIES", 1)  # pieces of one tile: every boundary
+    # pieces of one tile: every boundary
+    monkeypatch.setattr(_fused._parallel, "_PIECE_ENTRIES", 1)
     results = []
     for threads in (1, 2, 3):
         state, out = pq.clone(), torch.empty(rows, dtype=F64)
@@ -177,7 +178,7 @@ def test_threads_and_pieces_do_not_change_the_result(monkeypatch):
     ref_state, ref = pq.clone(), torch.empty(rows, dtype=F64)
     _fused.update_and_gains(ref_state, *hr, s, u, 1.0, 2, ref, threads=1)
     for piece_entries in (1, 1000, 10**9):
-        monkeypatch.setattr(_fused, "_PIECE_ENTRIES", piece_entries)
+        monkeypatch.setattr(_fused._parallel, "_PIECE_ENTRIES", piece_entries)
         state, out = pq.clone(), torch.empty(rows, dtype=F64)
         _fused.update_and_gains(state, *hr, s, u, 1.0, 2, out, threads=2)
         assert torch.equal(state, ref_state) and torch.equal(out, ref)
@@ -197,7 +198,7 @@ def test_tiles():
     assert 64 <= _fused.tile_rows(10) <= 256
     for k, halves in [(1, 2), (10, 2), (10, 1), (24, 2), (100, 2)]:
         tile = _fused.tile_rows(k, halves)
-        assert _fused._piece_rows(k, halves, tile) % tile == 0
+        assert _fused._parallel.piece_rows(k, halves, tile) % tile == 0
 
 
 def test_rejects_bad_inputs():

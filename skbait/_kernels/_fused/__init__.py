@@ -1,0 +1,334 @@
+"""One fused pass per greedy step over the candidates' ``[P_x | Q_x]`` (numba, CPU), and
+the step's global part in compiled code.
+
+After a pick, :class:`~skbait._kernels.woodbury.TraceState` lowers every candidate's
+state by a rank-``k`` term and recomputes its gain. In torch that is a GEMM over the
+whole pool and then tens of small operations (``apply_c_``, ``baddbmm``, the transposing
+copy and the ``O(k)`` whole-array operations of ``trace_solve_planes``), each a pass over
+memory and, with two threads, a barrier that waits for the slowest thread. Here one
+compiled call per tile of rows does the tile's GEMM and then, row by row, the
+``C``-transform, the rank-``k`` update and the gain (:mod:`._pass`), so that the GEMM
+output never goes to main memory. The rows are shared among threads in small pieces
+(:mod:`._parallel`): a thread preempted by another process delays at most one piece, and
+the result does not depend on the number of threads, bit for bit. (Exact copies of a
+candidate share one row in :class:`~skbait._kernels.woodbury.CandidateRows`, so that they
+get one score whatever BLAS does with a row's position in a tile.)
+
+The step's global part has compiled kernels too (:mod:`._global`): its ``D × D × k``
+products (``M⁻¹U``, ``FR'``, ``M⁻¹FR'``, :func:`narrow_product`), for which at small
+``k`` BLAS spends more time copying the ``D × D`` matrix into its packed layout than
+multiplying.
+
+Layout (all float64, C-contiguous, CPU; numpy arrays or CPU torch tensors, which are
+used through zero-copy ``.numpy()`` views):
+
+- ``pq``: (rows, k, halves·k), updated in place. ``pq[x, :, :k]`` is ``P_x`` (symmetric
+  PSD), ``pq[x, :, k:]`` is ``Q_x`` (only its symmetric part matters) when ``halves == 2``.
+- ``h``: (rows, d), the candidates' features; ``right``: (d, k·halves·k), the step's
+  directions, laid out so that ``(h @ right)[x, c·halves·k + half·k + a]`` is output
+  ``a`` of column ``c`` of ``R'`` (``half = 0``) or of ``2E`` (``half = 1``)
+  (``CandidateRows.update`` builds it). Read only. The flat row of ``h @ right`` splits
+  into ``halves·k`` segments of length ``k``, each ``C``-transformed with ``s_x, u_x``.
+- ``s``, ``u``: (rows, k), the two vectors of ``C_x``.
+- ``out``: (rows,), written.
+
+Compilation happens once per process on first use (:func:`available`), from numba's
+on-disk cache when one is there (``cache=True``: ``__pycache__`` next to these files, or
+numba's user-wide cache directory when that is not writable, or ``NUMBA_CACHE_DIR``).
+:func:`compile_info` reports what it cost. Without numba, :func:`available` is False and
+the callers keep the torch operations, which pick the same batch.
+"""
+
+import os
+import threading
+import time
+
+import numpy as np
+
+from ._global import _narrow_kernel
+from ._jit import IMPORT_ERROR, numba
+from ._parallel import choose_threads, one_blas_thread, parallel_rows, piece_rows
+from ._pass import _rows_kernel, _tile_kernel, tile_rows
+
+__all__ = ["available", "choose_threads", "compile_info", "gains", "narrow_product",
+           "tile_rows", "update_and_gains"]
+
+_KINDS = {None: 0, "none": 0, "trace": 1, "logdet": 2}
+
+_lock = threading.Lock()
+_state = {"kernel": None, "error": None, "info": None, "blas": None}
+
+
+def _signatures():
+    """Each kernel and the one signature it is compiled for."""
+    f8, i8 = numba.float64, numba.int64
+    return {
+        "rows": (_rows_kernel, numba.void(f8[:, :, ::1], f8[:, ::1], f8[:, ::1], f8[:, ::1],
+                                          f8, i8, numba.boolean, f8[::1], i8, i8)),
+        "tile": (_tile_kernel, numba.void(f8[:, ::1], f8[:, ::1], f8[:, :, ::1], f8[:, ::1],
+                                          f8[:, ::1], f8, i8, f8[::1], i8, i8, i8)),
+        "narrow": (_narrow_kernel, numba.void(f8[:, ::1], f8[:, ::1], f8[:, ::1])),
+    }
+
+
+def _compile():
+    """Compile (or load from numba's cache) and self-check the kernels; once per process."""
+    if numba is None:
+        raise ImportError(f"numba cannot be imported: {IMPORT_ERROR!r}")
+    start = time.perf_counter()
+    kernels = {}
+    for name, (dispatcher, signature) in _signatures().items():
+        dispatcher.compile(signature)
+        kernels[name] = dispatcher
+    seconds = time.perf_counter() - start
+    hits = sum(sum(d.stats.cache_hits.values()) for d in kernels.values())
+    for dispatcher in kernels.values():
+        dispatcher.disable_compile()  # a call with other types is a TypeError, not a compile
+    _self_check(kernels)
+    return kernels, {
+        "seconds": seconds,
+        "source": "cache" if hits == len(kernels) else "compiled",
+        "cache_dir": kernels["rows"].stats.cache_path,
+        "numba": numba.__version__,
+    }
+
+
+def _blas_controller():
+    """threadpoolctl's handle on the BLAS that the tiles' ``dgemm`` calls (loaded by now)."""
+    try:
+        import threadpoolctl
+
+        return threadpoolctl.ThreadpoolController()
+    except Exception:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        return None
+
+
+def _self_check(kernels):
+    """A 2 × 2 case worked by hand: the compiled code must reproduce it."""
+    pq = np.array([[[1.0, 0.0, 2.0, 0.0], [0.0, 1.0, 0.0, 4.0]]])
+    one = np.ones((1, 2))
+    out = np.empty(1)
+    # P = I, Q = diag(2, 4) and a zero update: tr((2I)⁻¹ Q) = 3
+    kernels["tile"](np.ones((1, 1)), np.zeros((1, 8)), pq, one, np.zeros((1, 2)), 1.0, 1,
+                    out, 0, 1, 1)
+    if out[0] != 3.0:
+        raise RuntimeError(f"the fused kernel's self-check gave {out[0]!r} instead of 3")
+    # [1 2 3 4 5]ᵀ [1 … 5]ᵀ = 55: both loops of the narrow product
+    column = np.arange(1.0, 6.0).reshape(5, 1)
+    kernels["narrow"](column, column.copy(), out.reshape(1, 1))
+    if out[0] != 55.0:
+        raise RuntimeError(f"the narrow product's self-check gave {out[0]!r} instead of 55")
+
+
+def _kernels():
+    if _state["kernel"] is None and _state["error"] is None:
+        with _lock:
+            if _state["kernel"] is None and _state["error"] is None:
+                try:
+                    _state["kernel"], _state["info"] = _compile()
+                    _state["blas"] = _blas_controller()
+                except Exception as exc:  # no numba, or it cannot compile here
+                    _state["error"] = exc
+    return _state["kernel"]
+
+
+def _ready_kernels():
+    """The compiled kernels, or RuntimeError saying why there are none."""
+    kernels = _kernels()
+    if kernels is None:
+        raise RuntimeError(f"the fused path is not available: {compile_info() or 'disabled'}")
+    return kernels
+
+
+def available():
+    """Whether the fused path can be used: numba imports and the kernels compile here.
+
+    The first call compiles the kernels (or loads them from numba's cache) and checks them
+    on a small case; later calls are free. False when numba is missing or when compiling
+    failed (:func:`compile_info` says why).
+    """
+    return _kernels() is not None
+
+
+def compile_info():
+    """What making the kernels ready cost in this process, or why they are unavailable.
+
+    Returns
+    -------
+    dict
+        ``seconds`` (compile or cache load, including numba's import of the cached code),
+        ``source`` (``"compiled"`` or ``"cache"``), ``cache_dir`` and ``numba`` version;
+        or ``{"error": ...}``; or ``{}`` before the first use.
+    """
+    if _state["error"] is not None:
+        return {"error": repr(_state["error"])}
+    return dict(_state["info"] or {})
+
+
+
+def update_and_gains(pq, h, right, s, u, sign, halves, out_gains, kind="trace", *,
+                     threads=None):
+    """Fused per-candidate part of one greedy step, in place on a block of rows.
+
+    For every row ``x``: ``G_x ← C``-transform of ``(h @ right)[x]`` (as ``apply_c_(s, u,
+    (h @ right).view(-1, halves·k, k))``), ``pq[x] −= sign · G_x[:, :k]ᵀ G_x`` (as
+    ``pq.baddbmm_(G[:, :, :k].transpose(1, 2), G, alpha=-sign)``), then
+    ``out_gains[x] =`` ``tr((I + P_x)⁻¹ Q_x)`` (``kind="trace"``, needs ``halves == 2``),
+    ``log det(I + P_x)`` (``kind="logdet"``, reads only ``P_x``) or nothing
+    (``kind=None``). Equals the eager torch computation to rounding (about 1e-15
+    relative on well-conditioned ``I + P_x``).
+
+    Parameters
+    ----------
+    pq : ndarray or torch.Tensor of shape (rows, k, halves·k)
+        ``[P_x | Q_x]`` (or ``P_x``), float64, C-contiguous; updated in place.
+    h : ndarray or torch.Tensor of shape (rows, d)
+        The rows' features. Read only.
+    right : ndarray or torch.Tensor of shape (d, k·halves·k)
+        The step's directions (see the module docstring for their layout). Read only.
+    s, u : ndarray or torch.Tensor of shape (rows, k)
+        The vectors of ``C_x = diag(s_x) − u_x s_xᵀ``.
+    sign : float
+        +1 for an addition to ``M``, -1 for a removal.
+    halves : {1, 2}
+        2 when ``pq`` holds ``[P | Q]`` (BAIT), 1 when it holds ``P`` only (log-det).
+    out_gains : ndarray or torch.Tensor of shape (rows,), or None
+        Receives the gains (float64, contiguous); None only with ``kind=None``.
+    kind : {"trace", "logdet", None}, default="trace"
+    threads : int, default=None
+        Threads for the pass; None asks :func:`choose_threads`. The result does not
+        depend on it, bit for bit.
+
+    Returns
+    -------
+    out_gains
+        The array passed in (None with ``kind=None``).
+
+    Raises
+    ------
+    RuntimeError
+        If the fused path is not :func:`available`.
+    ValueError
+        On shapes, dtypes or memory layouts other than the above.
+    """
+    return _run(pq, (h, right, s, u), float(sign), halves, out_gains, kind, threads)
+
+
+def gains(pq, halves, out_gains, kind="trace", *, threads=None):
+    """The gains of :func:`update_and_gains` without an update (``CandidateRows.scores``).
+
+    ``out_gains[x] = tr((I + P_x)⁻¹ Q_x)`` (``kind="trace"``, ``halves == 2``) or
+    ``log det(I + P_x)`` (``kind="logdet"``) for every row of ``pq`` (not modified).
+    """
+    if kind is None or kind == "none":
+        raise ValueError("gains() needs kind='trace' or 'logdet'")
+    return _run(pq, None, 0.0, halves, out_gains, kind, threads)
+
+
+def narrow_product(x, a, out):
+    """``out ← xᵀ a`` for a narrow ``x`` (``D × k``) and a wide ``a`` (``D × W``), on this
+    thread.
+
+    For the greedy loop's ``D × D × k`` products with small ``k``: BLAS copies ``a`` into
+    its packed layout at every call, and that copy costs more than the product when ``a``
+    comes cold from memory, as the state's matrices do after each pass over the
+    candidates (benchmarks/README.md). Here ``a`` is read once, in place. The result does
+    not depend on the machine, bit for bit.
+
+    Parameters
+    ----------
+    x : ndarray or torch.Tensor of shape (D, k)
+    a : ndarray or torch.Tensor of shape (D, W)
+        Both float64, C-contiguous, on the CPU. Read only.
+    out : ndarray or torch.Tensor of shape (k, W)
+        Written (float64, C-contiguous).
+
+    Returns
+    -------
+    out
+        The array passed in.
+    """
+    kernels = _ready_kernels()
+    x_np, a_np = _array(x, "x"), _array(a, "a")
+    out_np = _array(out, "out", writable=True)
+    if x_np.ndim != 2 or a_np.ndim != 2 or x_np.shape[0] != a_np.shape[0]:
+        raise ValueError(f"x and a must be (D, k) and (D, W), got {x_np.shape} and "
+                         f"{a_np.shape}")
+    if out_np.shape != (x_np.shape[1], a_np.shape[1]):
+        raise ValueError(f"out must have shape {(x_np.shape[1], a_np.shape[1])}, got "
+                         f"{out_np.shape}")
+    kernels["narrow"](x_np, a_np, out_np)
+    return out
+
+
+def _run(pq, update, sign, halves, out_gains, kind, threads):
+    kernels = _ready_kernels()
+    if kind not in _KINDS:
+        raise ValueError(f"kind must be 'trace', 'logdet' or None, got {kind!r}")
+    code = _KINDS[kind]
+    pq_np = _array(pq, "pq", writable=True)
+    if pq_np.ndim != 3:
+        raise ValueError(f"pq must have shape (rows, k, halves*k), got {pq_np.shape}")
+    rows, k, hk = pq_np.shape
+    if halves not in (1, 2) or hk != halves * k:
+        raise ValueError(f"pq of shape {pq_np.shape} does not hold {halves} k × k halves")
+    if code == 1 and halves != 2:
+        raise ValueError("kind='trace' needs [P | Q] (halves=2)")
+    if code:
+        out_np = _array(out_gains, "out_gains", writable=True)
+        if out_np.shape != (rows,):
+            raise ValueError(f"out_gains must have shape {(rows,)}, got {out_np.shape}")
+    else:  # only an update without gains (gains() refuses kind=None): sliced per tile,
+        out_np = np.empty(rows)  # never written
+    if threads is None:
+        threads = choose_threads(rows, k, halves)
+    if update is None:
+        args = (pq_np, np.empty((rows, 0)), np.empty((rows, 0)), np.empty((rows, 0)), sign,
+                code, False, out_np)
+        parallel_rows(kernels["rows"], args, rows, int(threads), piece_rows(k, halves, 1))
+        return out_gains
+    h_np, right_np, s_np, u_np = (_array(v, name) for v, name in
+                                  zip(update, ("h", "right", "s", "u")))
+    if h_np.ndim != 2 or h_np.shape[0] != rows:
+        raise ValueError(f"h must have shape (rows, d) = ({rows}, d), got {h_np.shape}")
+    if right_np.shape != (h_np.shape[1], k * hk):
+        raise ValueError(f"right must have shape (d, k·halves·k) = "
+                         f"{(h_np.shape[1], k * hk)}, got {right_np.shape}")
+    if s_np.shape != (rows, k) or u_np.shape != (rows, k):
+        raise ValueError(f"s and u must have shape {(rows, k)}, got {s_np.shape} and "
+                         f"{u_np.shape}")
+    tile = tile_rows(k, halves)
+    args = (h_np, right_np, pq_np, s_np, u_np, sign, code, out_np)
+    with one_blas_thread(_state["blas"]):
+        parallel_rows(lambda *a: kernels["tile"](*a, tile), args, rows, int(threads),
+                       piece_rows(k, halves, tile), tile)
+    return out_gains
+
+
+
+
+def _array(value, name, writable=False):
+    """A C-contiguous float64 numpy view of ``value`` (no copy), or ValueError."""
+    if value is None:
+        raise ValueError(f"{name} is required")
+    if not isinstance(value, np.ndarray):
+        if getattr(value, "device", None) is not None and str(value.device) != "cpu":
+            raise ValueError(f"{name} must be on the CPU, got {value.device}")
+        value = value.detach().numpy()  # a torch tensor: zero-copy view
+    if value.dtype != np.float64:
+        raise ValueError(f"{name} must be float64, got {value.dtype}")
+    if not value.flags.c_contiguous:
+        raise ValueError(f"{name} must be C-contiguous")
+    if writable and not value.flags.writeable:
+        raise ValueError(f"{name} must be writable")
+    return value
+
+
+
+def _forget_lock():  # in a forked child, a lock held by another thread would stay held
+    global _lock
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_lock)
