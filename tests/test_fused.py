@@ -301,14 +301,14 @@ def test_the_loops_products_are_narrow_up_to_16_columns(k, narrow, monkeypatch):
     root = torch.randn(D, D, generator=gen, dtype=F64)
     fisher = root @ root.T / D  # row-major, as fisher_sum returns it
     state = TraceState(pool, torch.eye(D, dtype=F64) + fisher, fisher)
-    assert state.narrow is narrow
+    assert state.compiled_global is narrow
     assert not state.minv.is_contiguous()  # LAPACK's column-major inverse
     other = torch.randn(D, k, generator=gen, dtype=F64)
     for sym in (state.minv, state.fisher):  # sym @ other for either layout
         torch.testing.assert_close(state.times(sym, other), sym @ other, rtol=1e-12,
                                    atol=1e-14)
     _force_eager(monkeypatch)
-    assert not TraceState(pool, torch.eye(D, dtype=F64), fisher).narrow
+    assert not TraceState(pool, torch.eye(D, dtype=F64), fisher).compiled_global
 
 
 @pytest.mark.parametrize("n,d,k,chunk", [(400, 6, 3, None), (300, 5, 4, 64), (250, 8, 1, 50),
@@ -382,3 +382,118 @@ def test_eager_loop_keeps_torchs_threads(monkeypatch):
     with torch_threads(2):
         with state.running():
             assert torch.get_num_threads() == 2
+
+
+# -- the members' update (removals are scored from it) -------------------------------------
+
+def _member_problem(m, d, k, sign, seed):
+    """Members, a design ``M`` that holds them, ``F``, and a rank-``k`` change of ``M`` by
+    ``sign·UUᵀ``: everything in ``D = d·k`` dimensions, to check the members' ``P̂, Q̂``
+    against their definitions ``P̂_x = Ṽ_xᵀ M₋ₓ⁻¹ Ṽ_x``, ``Q̂_x = Ṽ_xᵀ M₋ₓ⁻¹ F M₋ₓ⁻¹ Ṽ_x``
+    (``M₋ₓ = M − Ṽ_x Ṽ_xᵀ``) before and after the change."""
+    members = _pool(m, d, k, seed)
+    D = d * k
+    gen = torch.Generator().manual_seed(seed)
+    root = torch.randn(D, D, generator=gen, dtype=F64)
+    factors = [members.dense(x) for x in range(m)]
+    u_mat = torch.randn(D, k, generator=gen, dtype=F64)
+    # a removal takes out a factor that M holds
+    design = torch.eye(D, dtype=F64) + root @ root.T / D + sum(v @ v.T for v in factors) \
+        + (u_mat @ u_mat.T if sign < 0 else 0)
+    root = torch.randn(D, D, generator=gen, dtype=F64)
+    fisher = root @ root.T / D
+
+    def member_state(mat):
+        p_hat, q_hat = [], []
+        for v in factors:
+            inv = torch.linalg.inv(mat - v @ v.T)
+            p_hat.append(v.T @ inv @ v)
+            q_hat.append(v.T @ inv @ fisher @ inv @ v)
+        return torch.stack(p_hat), torch.stack(q_hat)
+
+    minv = torch.linalg.inv(design)
+    # M⁻¹ changes by −sign·R'R'ᵀ: R' = M⁻¹U L with L Lᵀ = (I + sign·UᵀM⁻¹U)⁻¹
+    inner = torch.eye(k, dtype=F64) + sign * u_mat.T @ minv @ u_mat
+    r = minv @ u_mat @ torch.linalg.cholesky(torch.linalg.inv(inner))
+    w_mat = r.T @ fisher @ r
+    e_mat = minv @ fisher @ r - 0.5 * sign * r @ w_mat
+    return members, member_state(design), member_state(design + sign * u_mat @ u_mat.T), \
+        r, e_mat, w_mat
+
+
+def _assert_close_to_scale(got, want, rtol=1e-11):
+    """Each matrix to ``rtol`` of its largest entry: the definitions' inverses of
+    ``M₋ₓ`` leave its small entries with large relative errors."""
+    worst = ((got - want).abs().amax(dim=(1, 2)) / want.abs().amax(dim=(1, 2))).max()
+    assert float(worst) <= rtol, f"max difference {float(worst):.3g} of the scale > {rtol:g}"
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 5, 16])
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+@pytest.mark.parametrize("trace", [True, False])
+def test_update_members_follows_the_definitions(k, sign, trace):
+    d = 3
+    members, (p_hat, q_hat), (p_want, q_want), r, e_mat, w_mat = _member_problem(
+        6, d, k, sign, seed=k + 10 * (sign > 0))
+    both = torch.cat([r, e_mat], dim=1) if trace else r
+    products = (members.h @ both.reshape(d, -1)).reshape(6, k, -1)
+    before = products.clone()
+    if trace:
+        _fused.update_members(products, members.s, members.u, p_hat, q_hat, w_mat,
+                              sign=sign)
+        _assert_close_to_scale(q_hat, q_want)
+    else:
+        _fused.update_members(products, members.s, members.u, p_hat, sign=sign)
+    _assert_close_to_scale(p_hat, p_want)
+    assert torch.equal(p_hat, p_hat.transpose(1, 2))  # exactly symmetric, as symmetric()
+    assert torch.equal(products, before)  # read only
+
+
+def test_update_members_pivots_on_an_indefinite_system():
+    """A removal's ``Â = −I + aᵀ(I + P̂)a`` here is ``[[0, 1], [1, 1]]``: elimination
+    without row exchanges would divide by its zero leading entry."""
+    a = torch.tensor([[1.0, 1.0], [0.0, 1.0]], dtype=F64)
+    p_hat = torch.zeros(1, 2, 2, dtype=F64)
+    ones, zeros = torch.ones(1, 2, dtype=F64), torch.zeros(1, 2, dtype=F64)  # C = I
+    _fused.update_members(a[None].clone(), ones, zeros, p_hat, sign=-1.0)
+    big = -torch.eye(2, dtype=F64) + a.T @ a
+    assert big[0, 0] == 0
+    torch.testing.assert_close(p_hat[0], -a @ torch.linalg.inv(big) @ a.T, rtol=1e-14,
+                               atol=1e-14)
+
+
+def test_update_members_rejects_bad_inputs():
+    products, s = torch.zeros(2, 3, 6, dtype=F64), torch.ones(2, 3, dtype=F64)
+    p_hat, q_hat, w_mat = (torch.zeros(2, 3, 3, dtype=F64), torch.zeros(2, 3, 3, dtype=F64),
+                           torch.zeros(3, 3, dtype=F64))
+    with pytest.raises(ValueError, match="halves"):
+        _fused.update_members(torch.zeros(2, 3, 5, dtype=F64), s, s, p_hat, sign=1.0)
+    with pytest.raises(ValueError, match="q_hat and w_mat go with"):
+        _fused.update_members(products, s, s, p_hat, sign=1.0)
+    with pytest.raises(ValueError, match="q_hat and w_mat go with"):
+        _fused.update_members(products[:, :, :3].contiguous(), s, s, p_hat, q_hat, w_mat,
+                              sign=1.0)
+    with pytest.raises(ValueError, match="shapes"):
+        _fused.update_members(products, s[:1], s, p_hat, q_hat, w_mat, sign=1.0)
+    with pytest.raises(ValueError, match="shapes"):
+        _fused.update_members(products, s, s, p_hat, q_hat[:1], w_mat, sign=1.0)
+    frozen = np.zeros((2, 3, 3))
+    frozen.setflags(write=False)
+    with pytest.raises(ValueError, match="writable"):
+        _fused.update_members(products, s, s, frozen, q_hat, w_mat, sign=1.0)
+    with pytest.raises(ValueError, match="float64"):
+        _fused.update_members(products, s.float(), s, p_hat, q_hat, w_mat, sign=1.0)
+
+
+@pytest.mark.parametrize("k,compiled", [(4, True), (17, False)])
+def test_removals_use_the_compiled_member_update_up_to_16_classes(k, compiled, monkeypatch):
+    calls = []
+    original = _fused.update_members
+    monkeypatch.setattr(_fused, "update_members",
+                        lambda *a, **kw: calls.append(1) or original(*a, **kw))
+    pool = _pool(40, 2, k, seed=3)
+    D = 2 * k
+    got = bait_kernel.bait_greedy(pool, torch.eye(D, dtype=F64), torch.eye(D, dtype=F64),
+                                  3, 6)
+    assert bool(calls) is compiled
+    assert len(got.indices) == 3

@@ -202,9 +202,10 @@ class DesignState(GreedyState):
         self.eye = torch.eye(self.k, dtype=m0.dtype, device=m0.device)
         self.solver = SmallSolver(self.k, m0.device, m0.dtype)
         self.rows = CandidateRows(pool, chunk_size=chunk_size)
-        # the D × D × k products in compiled code, on the loop's one thread (times())
-        self.narrow = (self.k <= NARROW_MAX_K
-                       and loop_on_one_thread(self.rows.fused, pool.h.shape[1] * self.k, self.k))
+        # the global part's small-k work in compiled code, on the loop's one thread: the
+        # D × D × k products (times()) and the members' update (_update_members)
+        self.compiled_global = (self.k <= NARROW_MAX_K and loop_on_one_thread(
+            self.rows.fused, pool.h.shape[1] * self.k, self.k))
         # the members: rows in M, their factors, and their P̂_x relative to M without them
         self.members = []
         self.member_factors = pool.rows(slice(0, 0))
@@ -260,8 +261,8 @@ class DesignState(GreedyState):
     def times(self, sym, other):
         """``sym @ other`` for one of the state's symmetric ``D × D`` matrices and a
         ``D × k`` ``other``: :func:`~skbait._kernels._fused.narrow_product` when
-        :attr:`narrow`, else :func:`~skbait._kernels._linalg.sym_matmul`."""
-        if not self.narrow:
+        :attr:`compiled_global`, else :func:`~skbait._kernels._linalg.sym_matmul`."""
+        if not self.compiled_global:
             return sym_matmul(sym, other)
         # rows of memory: the columns of a column-major sym (LAPACK's M⁻¹), so xᵀ memory
         # is (sym @ x)ᵀ; of a row-major one, its rows (= columns, by symmetry)
@@ -354,13 +355,18 @@ class DesignState(GreedyState):
         quantities of the update seen from ``M₋ₓ`` follow from those seen from ``M``
         (``a = Ṽ_xᵀR'``): ``â = Γa``, ``Â = sign·I + aᵀΓa``; then the same Woodbury
         update as for ``P_x``, with ``Â`` in place of ``sign·I``. Returns what
-        :class:`TraceState` needs to update ``Q̂_x`` too (None without members).
+        :class:`TraceState` needs to update ``Q̂_x`` too (None without members, or when
+        :attr:`compiled_global`: :meth:`_compiled_members` then updates both).
         """
         if not self.members:
             return None
         k = self.k
         h, s, u = self.member_factors
-        proj = apply_ct_(s, u, (h @ both).reshape(len(self.members), k, -1))
+        products = (h @ both).reshape(len(self.members), k, -1)
+        if self.compiled_global:  # the same operations, in compiled code
+            self._compiled_members(products, s.contiguous(), u.contiguous(), sign, extra)
+            return None
+        proj = apply_ct_(s, u, products)
         a = proj[:, :, :k]
         gamma = self.eye + self.p_hat
         a_hat = gamma @ a
@@ -369,6 +375,11 @@ class DesignState(GreedyState):
         b_hat = b_hat.transpose(1, 2)  # â Â⁻¹
         self.p_hat = symmetric(self.p_hat - b_hat @ a_hat.transpose(1, 2))
         return proj, a, gamma, a_hat, b_hat
+
+    def _compiled_members(self, products, s, u, sign, extra):
+        """:meth:`_update_members` by :func:`~skbait._kernels._fused.update_members`."""
+        self.p_hat = self.p_hat.contiguous()
+        _fused.update_members(products, s, u, self.p_hat, sign=sign)
 
 
 class TraceState(DesignState):
@@ -509,6 +520,11 @@ class TraceState(DesignState):
         cross = b_hat @ e_hat.transpose(1, 2)
         self.q_hat = self.q_hat - cross - cross.transpose(1, 2)
         return parts
+
+    def _compiled_members(self, products, s, u, sign, w_mat):
+        self.p_hat, self.q_hat = self.p_hat.contiguous(), self.q_hat.contiguous()
+        _fused.update_members(products, s, u, self.p_hat, self.q_hat, w_mat.contiguous(),
+                              sign=sign)
 
 
 def _cat_factors(first, second):

@@ -17,7 +17,9 @@ get one score whatever BLAS does with a row's position in a tile.)
 The step's global part has compiled kernels too (:mod:`._global`): its ``D × D × k``
 products (``M⁻¹U``, ``FR'``, ``M⁻¹FR'``, :func:`narrow_product`), for which at small
 ``k`` BLAS spends more time copying the ``D × D`` matrix into its packed layout than
-multiplying.
+multiplying, and the members' update (:func:`update_members`), about twenty batched
+torch operations on ``(m, k, k)`` tensors, each costing more in its own overhead than
+in arithmetic.
 
 Layout (all float64, C-contiguous, CPU; numpy arrays or CPU torch tensors, which are
 used through zero-copy ``.numpy()`` views):
@@ -45,13 +47,13 @@ import time
 
 import numpy as np
 
-from ._global import _narrow_kernel
+from ._global import _members_kernel, _narrow_kernel
 from ._jit import IMPORT_ERROR, numba
 from ._parallel import choose_threads, one_blas_thread, parallel_rows, piece_rows
 from ._pass import _rows_kernel, _tile_kernel, tile_rows
 
 __all__ = ["available", "choose_threads", "compile_info", "gains", "narrow_product",
-           "tile_rows", "update_and_gains"]
+           "tile_rows", "update_and_gains", "update_members"]
 
 _KINDS = {None: 0, "none": 0, "trace": 1, "logdet": 2}
 
@@ -68,6 +70,8 @@ def _signatures():
         "tile": (_tile_kernel, numba.void(f8[:, ::1], f8[:, ::1], f8[:, :, ::1], f8[:, ::1],
                                           f8[:, ::1], f8, i8, f8[::1], i8, i8, i8)),
         "narrow": (_narrow_kernel, numba.void(f8[:, ::1], f8[:, ::1], f8[:, ::1])),
+        "members": (_members_kernel, numba.void(f8[:, :, ::1], f8[:, ::1], f8[:, ::1],
+                                                f8[:, :, ::1], f8[:, :, ::1], f8[:, ::1], f8)),
     }
 
 
@@ -118,6 +122,12 @@ def _self_check(kernels):
     kernels["narrow"](column, column.copy(), out.reshape(1, 1))
     if out[0] != 55.0:
         raise RuntimeError(f"the narrow product's self-check gave {out[0]!r} instead of 55")
+    # k = 1, P̂ = Q̂ = W = 0, a = e = 1 (C = 1): Â = 2, b̂ = ½, so P̂ and Q̂ become -½
+    members = np.zeros((1, 1, 1)), np.zeros((1, 1, 1))
+    kernels["members"](np.ones((1, 1, 2)), np.ones((1, 1)), np.zeros((1, 1)), *members,
+                       np.zeros((1, 1)), 1.0)
+    if members[0][0, 0, 0] != -0.5 or members[1][0, 0, 0] != -0.5:
+        raise RuntimeError(f"the member update's self-check gave {members!r} instead of -0.5")
 
 
 def _kernels():
@@ -259,6 +269,56 @@ def narrow_product(x, a, out):
                          f"{out_np.shape}")
     kernels["narrow"](x_np, a_np, out_np)
     return out
+
+
+def update_members(products, s, u, p_hat, q_hat=None, w_mat=None, *, sign):
+    """The member state's rank-``k`` update, in place, on this thread.
+
+    The members' ``P̂_x`` (and, for BAIT, ``Q̂_x``) relative to ``M₋ₓ`` follow a pick or a
+    removal as :meth:`~skbait._kernels.woodbury.DesignState._update_members` and
+    :meth:`~skbait._kernels.woodbury.TraceState._update_members` say, one member at a
+    time in compiled code instead of about twenty batched torch operations on
+    ``(m, k, k)`` tensors. Equal to them to rounding.
+
+    Parameters
+    ----------
+    products : ndarray or torch.Tensor of shape (m, k, halves·k)
+        ``h_x @ both`` for each member before its ``C``-transform (``both`` being ``R'``
+        or ``[R' | E]`` laid out as ``(d, k·halves·k)``). Read only.
+    s, u : ndarray or torch.Tensor of shape (m, k)
+        The members' vectors of ``C_x``.
+    p_hat : ndarray or torch.Tensor of shape (m, k, k)
+        Updated in place.
+    q_hat : ndarray or torch.Tensor of shape (m, k, k), or None
+        Updated in place; required when ``halves == 2`` (BAIT), None for log-det.
+    w_mat : ndarray or torch.Tensor of shape (k, k), or None
+        ``W = R'ᵀFR'``, with ``q_hat``.
+    sign : float
+        +1 after an addition to ``M``, -1 after a removal.
+
+    All float64, C-contiguous, on the CPU.
+    """
+    kernels = _ready_kernels()
+    g = _array(products, "products")
+    if g.ndim != 3 or g.shape[2] not in (g.shape[1], 2 * g.shape[1]):
+        raise ValueError(f"products must have shape (m, k, halves*k), got {g.shape}")
+    m, k, hk = g.shape
+    s_np, u_np = _array(s, "s"), _array(u, "u")
+    p_np = _array(p_hat, "p_hat", writable=True)
+    if s_np.shape != (m, k) or u_np.shape != (m, k) or p_np.shape != (m, k, k):
+        raise ValueError(f"s, u and p_hat must have shapes {(m, k)} and {(m, k, k)}, got "
+                         f"{s_np.shape}, {u_np.shape} and {p_np.shape}")
+    if (hk == 2 * k) != (q_hat is not None) or (q_hat is None) != (w_mat is None):
+        raise ValueError("q_hat and w_mat go with products of 2k columns (BAIT), and only "
+                         "with them")
+    if q_hat is None:
+        q_np, w_np = np.empty((0, k, k)), np.empty((k, k))
+    else:
+        q_np, w_np = _array(q_hat, "q_hat", writable=True), _array(w_mat, "w_mat")
+        if q_np.shape != (m, k, k) or w_np.shape != (k, k):
+            raise ValueError(f"q_hat and w_mat must have shapes {(m, k, k)} and {(k, k)}, "
+                             f"got {q_np.shape} and {w_np.shape}")
+    kernels["members"](g, s_np, u_np, p_np, q_np, w_np, float(sign))
 
 
 def _run(pq, update, sign, halves, out_gains, kind, threads):
