@@ -316,6 +316,40 @@ def test_cached_chunks_fit_in_cache_but_keep_some_rows():
         _numerics.chunk_rows(10**6, 64 * 55, device="cuda")
 
 
+def _groups_by_sorting(rows):
+    """duplicate_groups written plainly: equal rows (by value) share the group of the
+    first of them; groups numbered in the order of their first row."""
+    firsts, inverse = [], []
+    for row in rows:
+        for g, first in enumerate(firsts):
+            if torch.equal(rows[first], row):
+                inverse.append(g)
+                break
+        else:
+            inverse.append(len(firsts))
+            firsts.append(len(inverse) - 1)
+    return firsts, inverse
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_duplicate_groups_against_a_plain_grouping(dtype):
+    gen = torch.Generator().manual_seed(0)
+    rows = torch.randint(0, 3, (60, 4), generator=gen).to(dtype)  # many copies
+    rows[6] = torch.tensor([0.0, 1.0, 0.0, 2.0])
+    rows[5] = torch.tensor([-0.0, 1.0, 0.0, 2.0])  # -0.0 equals 0.0, as in torch.unique
+    # two rows whose entries are a permutation of each other: their XOR fingerprints
+    # collide, yet they differ
+    rows[7] = torch.tensor([5.0, 6.0, 7.0, 8.0])
+    rows[8] = torch.tensor([8.0, 7.0, 6.0, 5.0])
+    first, inverse = _numerics.duplicate_groups(rows)
+    want_first, want_inverse = _groups_by_sorting(rows)
+    assert first.tolist() == want_first and inverse.tolist() == want_inverse
+    assert inverse[7] != inverse[8] and inverse[5] == inverse[6]
+    distinct = torch.randn(50, 5, generator=gen, dtype=torch.float64)
+    assert _numerics.duplicate_groups(distinct) is None
+    assert _numerics.duplicate_groups(torch.cat([distinct[:1], -distinct[:1]])) is None
+
+
 def test_k100_intermediates_stay_bounded(monkeypatch):
     # k = 100 classes: an unchunked intermediate would hold n × d × k² entries (12.8 MB
     # here with the bias column, 1 TB at the design note's n = 50k, k = 100, d = 512); with

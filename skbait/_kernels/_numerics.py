@@ -145,13 +145,34 @@ def duplicate_groups(rows):
         The group of each row, an index into ``first``.
     """
     n = rows.shape[0]
-    distinct, inverse = torch.unique(rows, dim=0, return_inverse=True)
-    if distinct.shape[0] == n:
+    # Sorting whole rows (torch.unique(dim=0)) is most of the cost, and most rows have no
+    # copy: only rows whose fingerprint is shared can be equal, so only they are sorted
+    _, by_key, key_counts = torch.unique(_fingerprint(rows), return_inverse=True,
+                                         return_counts=True)
+    maybe = torch.nonzero(key_counts[by_key] > 1).squeeze(1)
+    if maybe.shape[0] == 0:
         return None
-    positions = torch.arange(n, device=rows.device)
-    first = torch.full((distinct.shape[0],), n, dtype=torch.long, device=rows.device)
-    first.scatter_reduce_(0, inverse, positions, "amin")
-    order = torch.argsort(first)  # groups in the order of their first row
-    rank = torch.empty_like(order)
-    rank[order] = torch.arange(order.shape[0], device=rows.device)
-    return first[order], rank[inverse]
+    distinct, inverse = torch.unique(rows[maybe], dim=0, return_inverse=True)
+    if distinct.shape[0] == maybe.shape[0]:
+        return None
+    # each row's label: the first row equal to it (its own index when it has no copy)
+    first_of = torch.full((distinct.shape[0],), n, dtype=torch.long, device=rows.device)
+    first_of.scatter_reduce_(0, inverse, maybe, "amin")
+    labels = torch.arange(n, device=rows.device)
+    labels[maybe] = first_of[inverse]
+    return torch.unique(labels, return_inverse=True)
+
+
+def _fingerprint(rows):
+    """One integer per row, equal for rows whose values are equal: the XOR of the bit
+    patterns of its entries (``-0.0`` counted as ``0.0``). Exact, unlike any sum of the
+    values, whose rounding could depend on where a row sits in memory; different rows
+    may share one, which costs only time."""
+    width = {8: torch.int64, 4: torch.int32, 2: torch.int16}[rows.element_size()]
+    bits = (rows + 0.0).view(width)  # IEEE: -0.0 + 0.0 = +0.0
+    while bits.shape[1] > 1:
+        half = bits.shape[1] // 2
+        folded = bits[:, :half] ^ bits[:, half : 2 * half]
+        bits = torch.cat([folded, bits[:, 2 * half :]], dim=1) if bits.shape[1] % 2 else folded
+    return bits[:, 0] if bits.shape[1] else torch.zeros(rows.shape[0], dtype=width,
+                                                        device=rows.device)
