@@ -487,13 +487,18 @@ def test_update_members_rejects_bad_inputs():
 
 @pytest.mark.parametrize("k,compiled", [(4, True), (17, False)])
 def test_removals_use_the_compiled_member_update_up_to_16_classes(k, compiled, monkeypatch):
-    calls = []
-    original = _fused.update_members
+    """Up to k = 16 the members' update and their removal costs are compiled: the costs
+    from the pass's gains, one call per removal on the remaining members' blocks."""
+    calls, scored = [], []
+    update, gains = _fused.update_members, _fused.gains
     monkeypatch.setattr(_fused, "update_members",
-                        lambda *a, **kw: calls.append(1) or original(*a, **kw))
+                        lambda *a, **kw: calls.append(1) or update(*a, **kw))
+    monkeypatch.setattr(_fused, "gains",
+                        lambda pq, *a, **kw: scored.append(pq.shape[0]) or gains(pq, *a, **kw))
     pool = _pool(40, 2, k, seed=3)
     D = 2 * k
     got = bait_kernel.bait_greedy(pool, torch.eye(D, dtype=F64), torch.eye(D, dtype=F64),
                                   3, 6)
     assert bool(calls) is compiled
+    assert (scored[-3:] == [6, 5, 4]) is compiled
     assert len(got.indices) == 3

@@ -381,6 +381,14 @@ class DesignState(GreedyState):
         self.p_hat = self.p_hat.contiguous()
         _fused.update_members(products, s, u, self.p_hat, sign=sign)
 
+    def _member_scores(self, blocks):
+        """:meth:`_score` of the members' ``blocks``, by the pass's compiled gains when
+        :attr:`compiled_global` (a few dozen rows: one thread)."""
+        if not self.compiled_global:
+            return self._score(blocks)
+        return _fused.gains(blocks, blocks.shape[2] // self.k, blocks.new_empty(blocks.shape[0]),
+                            self.kind, threads=1)
+
 
 class TraceState(DesignState):
     """BAIT's state: :class:`DesignState` plus ``F`` and every candidate's ``Q_x``.
@@ -441,7 +449,7 @@ class TraceState(DesignState):
         if groups is not None:
             first, inverse = groups
             pos = pos[first[inverse]]
-        return rows, self.solver.trace(torch.cat([self.p_hat[pos], self.q_hat[pos]], dim=2))
+        return rows, self._member_scores(torch.cat([self.p_hat[pos], self.q_hat[pos]], dim=2))
 
     def remove(self, index, *, cost=None):
         """Remove member ``index``; with its ``cost``, check the objective moved by it.

@@ -175,7 +175,6 @@ def compile_info():
     return dict(_state["info"] or {})
 
 
-
 def update_and_gains(pq, h, right, s, u, sign, halves, out_gains, kind="trace", *,
                      threads=None):
     """Fused per-candidate part of one greedy step, in place on a block of rows.
@@ -361,10 +360,8 @@ def _run(pq, update, sign, halves, out_gains, kind, threads):
     args = (h_np, right_np, pq_np, s_np, u_np, sign, code, out_np)
     with one_blas_thread(_state["blas"]):
         parallel_rows(lambda *a: kernels["tile"](*a, tile), args, rows, int(threads),
-                       piece_rows(k, halves, tile), tile)
+                      piece_rows(k, halves, tile), tile)
     return out_gains
-
-
 
 
 def _array(value, name, writable=False):
@@ -382,7 +379,6 @@ def _array(value, name, writable=False):
     if writable and not value.flags.writeable:
         raise ValueError(f"{name} must be writable")
     return value
-
 
 
 def _forget_lock():  # in a forked child, a lock held by another thread would stay held

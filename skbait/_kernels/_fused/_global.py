@@ -49,7 +49,6 @@ def _narrow_kernel(x, a, out):  # pragma: no cover - jitted
         j += 1
 
 
-
 @jit
 def _lanes_product(a, b, out, ta, tb):  # pragma: no cover - jitted
     """``out ← op(a) op(b)`` on batches of ``k × k`` matrices laid out ``(k, k, m)``, the
@@ -217,11 +216,11 @@ def _members_kernel(g, s, u, p_hat, q_hat, w_mat, sign):  # pragma: no cover - j
             yij = y_e[i, j]
             for r in range(m):
                 zij[r] = 0.0
-            for l in range(k):
-                ail = a[i, l]
-                w = w_mat[l, j]
+            for c in range(k):
+                aic = a[i, c]
+                w = w_mat[c, j]
                 for r in range(m):
-                    zij[r] += ail[r] * w
+                    zij[r] += aic[r] * w
             for r in range(m):
                 zij[r] = yij[r] + (0.5 * sign) * zij[r]
     qa = np.empty((k, k, m))

@@ -56,7 +56,6 @@ def piece_rows(k, halves, tile):
     return max(tile, rows // tile * tile)
 
 
-
 def parallel_rows(kernel, args, rows, threads, piece, unit=1):
     """Run ``kernel`` over rows ``0:rows``: this thread and ``threads − 1`` pool workers
     take contiguous pieces of at most ``piece`` rows from a shared counter until none is
