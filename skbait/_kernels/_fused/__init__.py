@@ -108,7 +108,7 @@ def _blas_controller():
 
 
 def _self_check(kernels):
-    """A 2 × 2 case worked by hand: the compiled code must reproduce it."""
+    """Small cases worked by hand, one per kernel: the compiled code must reproduce them."""
     pq = np.array([[[1.0, 0.0, 2.0, 0.0], [0.0, 1.0, 0.0, 4.0]]])
     one = np.ones((1, 2))
     out = np.empty(1)
