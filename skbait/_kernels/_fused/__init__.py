@@ -275,9 +275,9 @@ def update_members(products, s, u, p_hat, q_hat=None, w_mat=None, *, sign):
 
     The members' ``P̂_x`` (and, for BAIT, ``Q̂_x``) relative to ``M₋ₓ`` follow a pick or a
     removal as :meth:`~skbait._kernels.woodbury.DesignState._update_members` and
-    :meth:`~skbait._kernels.woodbury.TraceState._update_members` say, one member at a
-    time in compiled code instead of about twenty batched torch operations on
-    ``(m, k, k)`` tensors. Equal to them to rounding.
+    :meth:`~skbait._kernels.woodbury.TraceState._update_members` say, in one compiled
+    call over all members at once (the members innermost) instead of about twenty
+    batched torch operations on ``(m, k, k)`` tensors. Equal to them to rounding.
 
     Parameters
     ----------
