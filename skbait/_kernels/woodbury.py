@@ -64,6 +64,10 @@ class CandidateRows:
     On a CPU with numba, each chunk's update and scores run as one compiled pass over its
     rows (:mod:`~skbait._kernels._fused`), on as many threads as torch had when the rows
     were built (:attr:`threads`); elsewhere as torch operations, which pick the same batch.
+    For ``k ≤ LANES_MAX_K`` the compiled pass keeps the blocks, and its own copy of the
+    factors, in the lanes layout (:mod:`~skbait._kernels._fused._lanes`: ``LANES`` rows to
+    a block, the row innermost, the last block padded with zero rows, whose scores are
+    dropped).
     """
 
     def __init__(self, factors, *, chunk_size=None):
@@ -72,31 +76,42 @@ class CandidateRows:
         groups = duplicate_groups(torch.cat([h, s, u], dim=1)) if self.n > 1 else None
         self.first, self.inverse = groups if groups is not None else (None, None)
         self.factors = factors if groups is None else factors.rows(groups[0])
+        self.distinct = self.factors.h.shape[0]
         self.chunk_size = chunk_size
         d, k = h.shape[1], s.shape[1]
         self.k = k
-        self.step = chunk_rows(self.factors.h.shape[0], 6 * k * k + d, device=h.device,
-                               dtype=h.dtype, chunk_size=chunk_size)
+        self.step = chunk_rows(self.distinct, 6 * k * k + d, device=h.device, dtype=h.dtype,
+                               chunk_size=chunk_size)
         self.blocks = None
         self._buffer = None
         self.fused = (h.device.type == "cpu" and h.dtype == torch.float64
                       and _fused.available())
+        self.lanes = self.fused and k <= _fused.LANES_MAX_K
+        # rows per unit of the blocks' first axis
+        self.unit = _fused.LANES if self.lanes else 1
         # the caller's thread budget, for the compiled pass: while the greedy loop runs,
         # torch itself is held to one thread (DesignState.running)
         self.threads = torch.get_num_threads()
         if self.fused:  # the compiled pass reads them in place
             self.factors = Factors(*(t.contiguous() for t in self.factors))
+        self.pass_factors = (Factors(*(_lanes(t) for t in self.factors)) if self.lanes
+                             else self.factors)
 
     def recompute(self, matrices):
         """Every row's blocks from scratch, for the symmetric ``D × D`` ``matrices``."""
-        self.blocks = quad_forms(self.factors, matrices, chunk_size=self.chunk_size)
+        blocks = quad_forms(self.factors, matrices, chunk_size=self.chunk_size)
+        self.blocks = _lanes(blocks) if self.lanes else blocks
 
     def row(self, index):
-        """The blocks of pool row ``index``."""
-        return self.blocks[index if self.inverse is None else self.inverse[index]]
+        """The blocks of pool row ``index`` (a view)."""
+        row = int(index if self.inverse is None else self.inverse[index])
+        if self.lanes:
+            return self.blocks[row // self.unit, :, :, row % self.unit]
+        return self.blocks[row]
 
     def expand(self, values):
         """Per-distinct-row ``values`` as one value per pool row."""
+        values = values[: self.distinct]
         return values if self.inverse is None else values[self.inverse]
 
     def scores(self, score, kind):
@@ -105,8 +120,8 @@ class CandidateRows:
         out = self._empty()
         for rows in self._chunks():
             if self.fused:
-                _fused.gains(self.blocks[rows], self.blocks.shape[2] // self.k, out[rows], kind,
-                             threads=self._threads(rows))
+                _fused.gains(self.blocks[rows], self.blocks.shape[2] // self.k,
+                             out[self._values(rows)], kind, threads=self._threads(rows))
             else:
                 out[rows] = score(self.blocks[rows])
         return self.expand(out)
@@ -122,19 +137,19 @@ class CandidateRows:
         they see only its symmetric part. With ``score=None`` nothing is returned; ``kind``
         names the score for the fused pass.
         """
-        h, s, u = self.factors
-        d, k = h.shape[1], self.k
+        d, k = self.factors.h.shape[1], self.k
         halves = both.shape[1] // k
         if halves == 2:
             both = torch.cat([both[:, :k], 2 * both[:, k:]], dim=1)
         # columns ordered (column of R', half, output) so that row c of G_x comes out whole
         right = both.reshape(d, k, halves, k).permute(0, 3, 2, 1).reshape(d, -1).contiguous()
         out = None if score is None else self._empty()
+        h, s, u = self.pass_factors
         for rows in self._chunks():
             hb, block = h[rows], self.blocks[rows]
             if self.fused:  # GEMM, C-transform, rank-k update and score, a tile at a time
                 _fused.update_and_gains(block, hb, right, s[rows], u[rows], float(sign),
-                                        halves, None if out is None else out[rows],
+                                        halves, None if out is None else out[self._values(rows)],
                                         None if out is None else kind,
                                         threads=self._threads(rows))
                 continue
@@ -148,12 +163,18 @@ class CandidateRows:
 
     def _threads(self, rows):
         block = self.blocks[rows]
-        return _fused.choose_threads(block.shape[0], self.k, block.shape[2] // self.k,
-                                     max_threads=self.threads)
+        return _fused.choose_threads(block.shape[0] * self.unit, self.k,
+                                     block.shape[2] // self.k, max_threads=self.threads)
 
     def _chunks(self):
-        for start in range(0, self.blocks.shape[0], self.step):
-            yield slice(start, start + self.step)
+        """Slices of the blocks' first axis (rows, or blocks of rows in the lanes layout)."""
+        step = max(1, self.step // self.unit)
+        for start in range(0, self.blocks.shape[0], step):
+            yield slice(start, start + step)
+
+    def _values(self, units):
+        """The slice of :meth:`_empty`'s values for a slice of the blocks' first axis."""
+        return slice(units.start * self.unit, units.stop * self.unit)
 
     def _workspace(self, size):
         # reused: fresh multi-megabyte tensors every step cost page faults
@@ -162,7 +183,7 @@ class CandidateRows:
         return self._buffer[:size]
 
     def _empty(self):
-        return self.blocks.new_empty(self.blocks.shape[0])
+        return self.blocks.new_empty(self.blocks.shape[0] * self.unit)
 
 
 class DesignState(GreedyState):
@@ -533,6 +554,14 @@ class TraceState(DesignState):
         self.p_hat, self.q_hat = self.p_hat.contiguous(), self.q_hat.contiguous()
         _fused.update_members(products, s, u, self.p_hat, self.q_hat, w_mat.contiguous(),
                               sign=sign)
+
+
+def _lanes(rows):
+    """``rows`` (n, ...) in the lanes layout (blocks, ..., LANES), padded with zero rows."""
+    blocks = -(-rows.shape[0] // _fused.LANES)
+    padded = rows.new_zeros((blocks * _fused.LANES,) + tuple(rows.shape[1:]))
+    padded[: rows.shape[0]] = rows
+    return padded.view(blocks, _fused.LANES, *rows.shape[1:]).movedim(1, -1).contiguous()
 
 
 def _cat_factors(first, second):

@@ -49,11 +49,12 @@ import numpy as np
 
 from ._global import _members_kernel, _narrow_kernel
 from ._jit import IMPORT_ERROR, numba
+from ._lanes import LANES, LANES_MAX_K, _lanes_kernel
 from ._parallel import choose_threads, one_blas_thread, parallel_rows, piece_rows
 from ._pass import _rows_kernel, _tile_kernel, tile_rows
 
-__all__ = ["available", "choose_threads", "compile_info", "gains", "narrow_product",
-           "tile_rows", "update_and_gains", "update_members"]
+__all__ = ["LANES", "LANES_MAX_K", "available", "choose_threads", "compile_info", "gains",
+           "narrow_product", "tile_rows", "update_and_gains", "update_members"]
 
 _KINDS = {None: 0, "none": 0, "trace": 1, "logdet": 2}
 
@@ -69,6 +70,9 @@ def _signatures():
                                           f8, i8, numba.boolean, f8[::1], i8, i8)),
         "tile": (_tile_kernel, numba.void(f8[:, ::1], f8[:, ::1], f8[:, :, ::1], f8[:, ::1],
                                           f8[:, ::1], f8, i8, f8[::1], i8, i8, i8)),
+        "lanes": (_lanes_kernel, numba.void(f8[:, :, ::1], f8[:, ::1], f8[:, :, :, ::1],
+                                            f8[:, :, ::1], f8[:, :, ::1], f8, i8,
+                                            numba.boolean, f8[::1], i8, i8)),
         "narrow": (_narrow_kernel, numba.void(f8[:, ::1], f8[:, ::1], f8[:, ::1])),
         "members": (_members_kernel, numba.void(f8[:, :, ::1], f8[:, ::1], f8[:, ::1],
                                                 f8[:, :, ::1], f8[:, :, ::1], f8[:, ::1], f8)),
@@ -326,9 +330,13 @@ def _run(pq, update, sign, halves, out_gains, kind, threads):
         raise ValueError(f"kind must be 'trace', 'logdet' or None, got {kind!r}")
     code = _KINDS[kind]
     pq_np = _array(pq, "pq", writable=True)
-    if pq_np.ndim != 3:
-        raise ValueError(f"pq must have shape (rows, k, halves*k), got {pq_np.shape}")
-    rows, k, hk = pq_np.shape
+    lanes = pq_np.ndim == 4
+    if pq_np.ndim not in (3, 4) or (lanes and pq_np.shape[3] != LANES):
+        raise ValueError(f"pq must have shape (rows, k, halves*k), or (blocks, k, halves*k, "
+                         f"{LANES}) in the lanes layout, got {pq_np.shape}")
+    k, hk = pq_np.shape[1:3]
+    units = pq_np.shape[0]  # rows, or blocks of LANES rows
+    rows = units * LANES if lanes else units
     if halves not in (1, 2) or hk != halves * k:
         raise ValueError(f"pq of shape {pq_np.shape} does not hold {halves} k × k halves")
     if code == 1 and halves != 2:
@@ -341,26 +349,40 @@ def _run(pq, update, sign, halves, out_gains, kind, threads):
         out_np = np.empty(rows)  # never written
     if threads is None:
         threads = choose_threads(rows, k, halves)
+    piece = piece_rows(k, halves, 1)
     if update is None:
-        args = (pq_np, np.empty((rows, 0)), np.empty((rows, 0)), np.empty((rows, 0)), sign,
-                code, False, out_np)
-        parallel_rows(kernels["rows"], args, rows, int(threads), piece_rows(k, halves, 1))
+        if lanes:
+            none = np.empty((0, 0, LANES))
+            args = (none, np.empty((0, 0)), pq_np, none, none, sign, code, False, out_np)
+            parallel_rows(kernels["lanes"], args, units, int(threads), -(-piece // LANES))
+        else:
+            none = np.empty((rows, 0))
+            args = (pq_np, none, none, none, sign, code, False, out_np)
+            parallel_rows(kernels["rows"], args, rows, int(threads), piece)
         return out_gains
     h_np, right_np, s_np, u_np = (_array(v, name) for v, name in
                                   zip(update, ("h", "right", "s", "u")))
-    if h_np.ndim != 2 or h_np.shape[0] != rows:
-        raise ValueError(f"h must have shape (rows, d) = ({rows}, d), got {h_np.shape}")
-    if right_np.shape != (h_np.shape[1], k * hk):
-        raise ValueError(f"right must have shape (d, k·halves·k) = "
-                         f"{(h_np.shape[1], k * hk)}, got {right_np.shape}")
-    if s_np.shape != (rows, k) or u_np.shape != (rows, k):
-        raise ValueError(f"s and u must have shape {(rows, k)}, got {s_np.shape} and "
-                         f"{u_np.shape}")
-    tile = tile_rows(k, halves)
-    args = (h_np, right_np, pq_np, s_np, u_np, sign, code, out_np)
+    # (rows, d) and (rows, k), or (blocks, d, LANES) and (blocks, k, LANES)
+    lead, tail = ((units,), (LANES,)) if lanes else ((rows,), ())
+    if h_np.ndim != 2 + lanes or h_np.shape[:1] + h_np.shape[2:] != lead + tail:
+        raise ValueError(f"h must have shape {lead + ('d',) + tail}, got {h_np.shape}")
+    d = h_np.shape[1]
+    if right_np.shape != (d, k * hk):
+        raise ValueError(f"right must have shape (d, k·halves·k) = {(d, k * hk)}, got "
+                         f"{right_np.shape}")
+    if s_np.shape != lead + (k,) + tail or u_np.shape != lead + (k,) + tail:
+        raise ValueError(f"s and u must have shape {lead + (k,) + tail}, got {s_np.shape} "
+                         f"and {u_np.shape}")
     with one_blas_thread(_state["blas"]):
-        parallel_rows(lambda *a: kernels["tile"](*a, tile), args, rows, int(threads),
-                      piece_rows(k, halves, tile), tile)
+        if lanes:
+            args = (h_np, np.ascontiguousarray(right_np.T), pq_np, s_np, u_np, sign, code,
+                    True, out_np)
+            parallel_rows(kernels["lanes"], args, units, int(threads), -(-piece // LANES))
+        else:
+            tile = tile_rows(k, halves)
+            args = (h_np, right_np, pq_np, s_np, u_np, sign, code, out_np)
+            parallel_rows(lambda *a: kernels["tile"](*a, tile), args, rows, int(threads),
+                          piece_rows(k, halves, tile), tile)
     return out_gains
 
 

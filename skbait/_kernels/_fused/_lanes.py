@@ -1,0 +1,192 @@
+"""The per-candidate pass in the lanes layout: ``LANES`` candidates side by side, each
+operation a vector over them.
+
+For small ``k`` the row-by-row pass (:mod:`._pass`) spends as much on starting its loops
+over ``k`` or ``2k`` entries as on their arithmetic. Here the state of ``LANES``
+candidates is stored together, the candidate innermost (the *lanes layout*):
+
+- ``pq``: (blocks, k, halves·k, LANES), ``pq[b, i, j, l]`` is entry ``(i, j)`` of
+  ``[P_x | Q_x]`` for candidate ``x = b·LANES + l``;
+- ``h``: (blocks, d, LANES); ``s``, ``u``: (blocks, k, LANES);
+- ``right_t``: (k·halves·k, d), the transpose of the row pass's ``right``;
+- ``out``: (blocks·LANES,).
+
+so that every loop is ``LANES`` long, whatever ``k`` is. For each block:
+
+0. its GEMM ``right_t @ h[b]`` (BLAS, single-threaded), whose ``(k·halves·k, LANES)``
+   output is already ``Y`` laid out ``(k, halves·k, LANES)``;
+1. the ``C``-transform of each length-``k`` segment of ``Y``, in place;
+2. the rank-``k`` update ``[P | Q] −= sign · Y[:, :k]ᵀ Y``, four terms at a time;
+3. the gain: ``tr((I + P)⁻¹ Q)`` by the congruence ``L⁻¹ Q L⁻ᵀ`` of the pivot-free
+   ``L D Lᵀ`` of ``I + P`` (the fewest operations, all of them ``LANES`` long), or
+   ``log det(I + P)``, the sum of the logs of its pivots.
+
+Each candidate's arithmetic is the same sequence of IEEE operations in every lane (64 is
+a multiple of every vector width), so a candidate's result depends neither on its lane
+nor on its block, nor on how blocks are shared among threads. From ``LANES_MAX_K`` on, a
+block's state outgrows L2 and the row pass is faster.
+"""
+
+import math
+
+import numpy as np
+
+from ._jit import jit
+
+#: Candidates per block: a multiple of every x86 vector width; at k = 10 a block's
+#: [P | Q] (100 KB) and Y stay in L2.
+LANES = 64
+#: Largest k for the lanes layout. Per pass over 10k candidates (d = 64, one thread, with
+#: the GEMM): k = 2 1.6 against 4.1 ms row by row, k = 4 4.2 against 7.4, k = 10 19 to 24
+#: against 31 to 35, k = 16 67 to 73 against 70 (benchmarks/README.md).
+LANES_MAX_K = 16
+
+
+@jit
+def _lanes_kernel(h, right_t, pq, s, u, sign, kind, update, out, lo, hi):  # pragma: no cover
+    """Blocks ``lo:hi``: GEMM, ``C``-transform and rank-``k`` update when ``update``, then
+    the gains (``kind``: 0 none, 1 trace, 2 log-det) into ``out``."""
+    k = pq.shape[1]
+    hk = pq.shape[2]
+    y = np.empty((k * hk if update else 0, LANES))
+    scaled = np.empty((k, LANES))
+    t = np.empty(LANES)
+    z = np.empty((k, hk if kind == 1 else k, LANES))
+    for b in range(lo, hi):
+        pb = pq[b]
+        if update:
+            np.dot(right_t, h[b], y)
+            _transform(y, s[b], u[b], t)
+            _update(pb, y.reshape((k, hk, LANES)), sign, scaled)
+        if kind == 0:
+            continue
+        ob = out[b * LANES:(b + 1) * LANES]
+        if k == 1 and kind == 2:  # as the row pass does
+            p0 = pb[0, 0]
+            for v in range(LANES):
+                ob[v] = math.log1p(p0[v])
+            continue
+        _gain(pb, z, kind, t, scaled[0], ob)
+
+
+@jit
+def _transform(y, s, u, t):  # pragma: no cover - jitted
+    """``y ← (y − (y·u) 1ᵀ) diag(s)`` on each length-``k`` segment of ``y``'s rows, lane by
+    lane: the row pass's step 1."""
+    k = s.shape[0]
+    for base in range(0, y.shape[0], k):
+        for v in range(LANES):
+            t[v] = 0.0
+        for m in range(k):
+            ym = y[base + m]
+            um = u[m]
+            for v in range(LANES):
+                t[v] += ym[v] * um[v]
+        for m in range(k):
+            ym = y[base + m]
+            sm = s[m]
+            for v in range(LANES):
+                ym[v] = (ym[v] - t[v]) * sm[v]
+
+
+@jit
+def _update(pq, y, sign, scaled):  # pragma: no cover - jitted
+    """``pq[i, j] −= Σ_c (sign · y[c, i]) y[c, j]``, four ``c`` at a time. Entry ``(j, i)``
+    of ``P`` gets the same products as ``(i, j)`` (``sign = ±1`` scales exactly), so ``P``
+    stays exactly symmetric."""
+    k = pq.shape[0]
+    hk = pq.shape[1]
+    for i in range(k):
+        for c in range(k):
+            sc = scaled[c]
+            yc = y[c, i]
+            for v in range(LANES):
+                sc[v] = sign * yc[v]
+        pi = pq[i]
+        c = 0
+        while c + 3 < k:
+            w0 = scaled[c]
+            w1 = scaled[c + 1]
+            w2 = scaled[c + 2]
+            w3 = scaled[c + 3]
+            for j in range(hk):
+                pij = pi[j]
+                y0 = y[c, j]
+                y1 = y[c + 1, j]
+                y2 = y[c + 2, j]
+                y3 = y[c + 3, j]
+                for v in range(LANES):
+                    pij[v] -= (w0[v] * y0[v] + w1[v] * y1[v]) + (w2[v] * y2[v] + w3[v] * y3[v])
+            c += 4
+        while c < k:
+            w0 = scaled[c]
+            for j in range(hk):
+                pij = pi[j]
+                y0 = y[c, j]
+                for v in range(LANES):
+                    pij[v] -= w0[v] * y0[v]
+            c += 1
+
+
+@jit
+def _gain(pq, z, kind, factor, inverse, out):  # pragma: no cover - jitted
+    """``out ← tr((I + P)⁻¹ Q)`` (``kind`` 1) or ``log det(I + P)`` (2) of every lane.
+
+    ``z ← [I + P | Q]``; each step ``j`` of the pivot-free elimination lowers the rows
+    below ``j`` of ``I + P`` and of ``Q`` (``L⁻¹``) and the columns of ``Q`` right of ``j``
+    (``L⁻ᵀ``), from column and row ``j`` on: only diagonal entries are read at the end,
+    and those left of or above ``j`` are final. Then ``tr((I + P)⁻¹ Q) =
+    Σ_j (L⁻¹ Q L⁻ᵀ)_jj / D_j``. The Schur complements of ``I + P`` are ≥ 1, so no pivot
+    vanishes."""
+    k = pq.shape[0]
+    width = z.shape[1]
+    for i in range(k):
+        zi = z[i]
+        pi = pq[i]
+        for j in range(width):
+            zij = zi[j]
+            pij = pi[j]
+            for v in range(LANES):
+                zij[v] = pij[v]
+        zii = zi[i]
+        for v in range(LANES):
+            zii[v] += 1.0
+    for j in range(k - 1):
+        zj = z[j]
+        pivot = zj[j]
+        for v in range(LANES):
+            inverse[v] = 1.0 / pivot[v]
+        for i in range(j + 1, k):
+            zi = z[i]
+            zij = zi[j]
+            for v in range(LANES):
+                factor[v] = zij[v] * inverse[v]
+            for m in range(j + 1, k):
+                zim = zi[m]
+                zjm = zj[m]
+                for v in range(LANES):
+                    zim[v] -= factor[v] * zjm[v]
+            if kind != 1:
+                continue
+            for m in range(k + j, width):  # Q's columns left of j are never read again
+                zim = zi[m]
+                zjm = zj[m]
+                for v in range(LANES):
+                    zim[v] -= factor[v] * zjm[v]
+            for r in range(j, k):
+                zr = z[r]
+                left = zr[k + i]
+                right = zr[k + j]
+                for v in range(LANES):
+                    left[v] -= factor[v] * right[v]
+    for v in range(LANES):
+        out[v] = 0.0
+    for j in range(k):
+        pivot = z[j, j]
+        if kind == 1:
+            diagonal = z[j, k + j]
+            for v in range(LANES):
+                out[v] += diagonal[v] / pivot[v]
+        else:
+            for v in range(LANES):
+                out[v] += math.log(pivot[v])
