@@ -179,9 +179,10 @@ def machine_rates(threads, reps=5):
 
 
 def tile_gemm_seconds(n, d, k, threads, reps=5):
-    """The pass's GEMM alone: the pool's tiles ``h[tile] @ right`` (``d × 2k²``), one
-    ``np.dot`` per tile on one BLAS thread, handed to ``threads`` threads as the pass hands
-    them out. Its rate is BLAS's rate at the tile's shape (inner dimension ``d``), not at
+    """The pass's GEMM alone: the pool's tiles ``h[tile] @ right`` (``d × 2k²``), or in the
+    lanes layout (``k ≤ LANES_MAX_K``) its blocks ``rightᵀ @ h[block]``, one ``np.dot``
+    per tile or block on one BLAS thread, handed to ``threads`` threads as the pass hands
+    them out. Its rate is BLAS's rate at that shape (inner dimension ``d``), not at
     2048²: a floor under the pass that no fusion can lower."""
     import numpy as np
     import threadpoolctl
@@ -189,18 +190,32 @@ def tile_gemm_seconds(n, d, k, threads, reps=5):
     from skbait._kernels import _fused
 
     rng = np.random.default_rng(0)
-    h, right = rng.normal(size=(n, d)), rng.normal(size=(d, 2 * k * k))
-    out = np.empty((n, 2 * k * k))
-    tile = _fused.tile_rows(k)
+    width = 2 * k * k
+    piece = _fused._parallel.piece_rows(k, 2, 1)
+    if k <= _fused.LANES_MAX_K:
+        lanes = _fused.LANES
+        blocks = -(-n // lanes)
+        h, right_t = rng.normal(size=(blocks, d, lanes)), rng.normal(size=(width, d))
 
-    def tiles(lo, hi):
-        for start in range(lo, hi, tile):
-            np.dot(h[start:min(start + tile, hi)], right, out[start:min(start + tile, hi)])
+        def units(lo, hi):
+            out = np.empty((width, lanes))
+            for block in range(lo, hi):
+                np.dot(right_t, h[block], out)
 
+        count, piece, unit = blocks, -(-piece // lanes), 1
+    else:
+        h, right = rng.normal(size=(n, d)), rng.normal(size=(d, width))
+        out = np.empty((n, width))
+        tile = _fused.tile_rows(k)
+
+        def units(lo, hi):
+            for start in range(lo, hi, tile):
+                np.dot(h[start:min(start + tile, hi)], right, out[start:min(start + tile, hi)])
+
+        count, piece, unit = n, _fused._parallel.piece_rows(k, 2, tile), tile
     with threadpoolctl.threadpool_limits(1, user_api="blas"):
-        piece = _fused._parallel.piece_rows(k, 2, tile)
-        return _best(lambda: _fused._parallel.parallel_rows(tiles, (), n, threads, piece, tile),
-                     reps)
+        return _best(lambda: _fused._parallel.parallel_rows(units, (), count, threads, piece,
+                                                            unit), reps)
 
 
 def _best(fn, reps):

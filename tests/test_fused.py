@@ -77,12 +77,20 @@ def _eager_gains(pq, kind):
     return solved.diagonal(dim1=1, dim2=2).sum(1)
 
 
-def _eager(pq, hr, s, u, sign, halves, kind):
+def _eager(pq, hr, s, u, sign, halves, kind, layout="rows"):
     """The eager path's operations (CandidateRows.update and TraceState._score), on a copy."""
     k = pq.shape[1]
-    # the GEMM through numpy's BLAS, as the tiles' np.dot: the comparison is of what follows
-    # it (where P is a small remainder of large terms, another GEMM's last bit shows)
-    g = torch.from_numpy(hr[0].numpy() @ hr[1].numpy()).view(-1, k, halves * k)
+    # the GEMM through numpy's BLAS, as the tiles' np.dot, or as the lanes layout's
+    # rightᵀ @ h[block]: the comparison is of what follows it (where P is a small remainder
+    # of large terms, another GEMM's last bit shows)
+    h, right = hr[0].numpy(), hr[1].numpy()
+    if layout == "rows":
+        g = torch.from_numpy(h @ right)
+    else:
+        right_t = np.ascontiguousarray(right.T)
+        g = torch.cat([torch.from_numpy(right_t @ block).T
+                       for block in _to_lanes(hr[0]).numpy()])[: h.shape[0]]
+    g = g.contiguous().view(-1, k, halves * k)
     pq = pq.clone()
     apply_c_(s, u, g.view(-1, halves * k, k))
     pq.baddbmm_(g[:, :, :k].transpose(1, 2), g, alpha=-sign)
@@ -96,32 +104,91 @@ def _assert_close_rel(got, want, rtol=RTOL):
     assert worst <= rtol, f"max relative difference {worst:.3g} > {rtol:g}"
 
 
-@pytest.mark.parametrize("k", [1, 2, 10, 24, 32])
+def _to_lanes(rows):
+    """(n, ...) rows in the lanes layout (blocks, ..., LANES), padded with zero rows."""
+    lanes = _fused.LANES
+    blocks = -(-rows.shape[0] // lanes)
+    padded = torch.zeros((blocks * lanes,) + tuple(rows.shape[1:]), dtype=rows.dtype)
+    padded[: rows.shape[0]] = rows
+    return padded.reshape(blocks, lanes, -1).transpose(1, 2).reshape(
+        (blocks,) + tuple(rows.shape[1:]) + (lanes,)).contiguous()
+
+
+def _from_lanes(blocks, n):
+    """The first ``n`` rows of ``blocks`` in the lanes layout, as (n, ...) rows."""
+    lanes = blocks.shape[-1]
+    flat = blocks.reshape(blocks.shape[0], -1, lanes).transpose(1, 2)
+    return flat.reshape((-1,) + tuple(blocks.shape[1:-1]))[:n]
+
+
+def _layout(layout, pq, h, s, u):
+    """The pass's operands in ``layout`` ("rows" or "lanes"), and a function that takes a
+    state in that layout back to rows."""
+    if layout == "rows":
+        return (pq, h, s, u), lambda blocks: blocks
+    n = pq.shape[0]
+    return tuple(_to_lanes(t) for t in (pq, h, s, u)), lambda blocks: _from_lanes(blocks, n)
+
+
+_LAYOUTS = [(k, layout) for k in (1, 2, 10, 16, 24, 32) for layout in ("rows", "lanes")
+            if layout == "rows" or k <= _fused.LANES_MAX_K]
+
+
+@pytest.mark.parametrize("k,layout", _LAYOUTS)
 @pytest.mark.parametrize("halves,kind", [(2, "trace"), (1, "logdet"), (2, "logdet"),
                                          (2, None), (1, None)])
 @pytest.mark.parametrize("sign", [1.0, -1.0])
-def test_matches_eager(k, halves, kind, sign):
-    rows = 300 if k <= 10 else 60
-    pq, hr, s, u = _problem(rows, k, halves, sign, seed=k + 7 * halves)
-    want_pq, want = _eager(pq, hr, s, u, sign, halves, kind)
-    before = [t.clone() for t in (*hr, s, u)]
-    out = None if kind is None else torch.full((rows,), np.nan, dtype=F64)
-    returned = _fused.update_and_gains(pq, *hr, s, u, sign, halves, out, kind, threads=1)
+def test_matches_eager(k, layout, halves, kind, sign):
+    rows = 300 if k <= 10 else 60  # 300 and 60: the last block of lanes is padded
+    pq, (h, right), s, u = _problem(rows, k, halves, sign, seed=k + 7 * halves)
+    want_pq, want = _eager(pq, (h, right), s, u, sign, halves, kind, layout)
+    (pq, h, s, u), back = _layout(layout, pq, h, s, u)
+    before = [t.clone() for t in (h, right, s, u)]
+    n_out = rows if layout == "rows" else pq.shape[0] * _fused.LANES
+    out = None if kind is None else torch.full((n_out,), np.nan, dtype=F64)
+    returned = _fused.update_and_gains(pq, h, right, s, u, sign, halves, out, kind, threads=1)
     assert returned is out
-    assert all(torch.equal(a, b) for a, b in zip((*hr, s, u), before)), "inputs changed"
+    assert all(torch.equal(a, b) for a, b in zip((h, right, s, u), before)), "inputs changed"
+    state = back(pq)
     # the state after the update agrees to rounding of its largest entries
-    assert (pq - want_pq).abs().max() <= 1e-13 * want_pq.abs().max()
+    assert (state - want_pq).abs().max() <= 1e-13 * want_pq.abs().max()
     # P stays exactly symmetric (the update adds the same terms in the same order)
-    assert torch.equal(pq[:, :, :k], pq[:, :, :k].mT)
+    assert torch.equal(state[:, :, :k], state[:, :, :k].mT)
     if kind is not None:
-        assert torch.isfinite(out).all()
-        _assert_close_rel(out, want)
+        assert torch.isfinite(out).all()  # padded lanes too
+        _assert_close_rel(out[:rows], want)
         # gains from the same state equal the fused ones bit for bit
-        again = np.empty(rows)
+        again = np.empty(out.shape[0])
         _fused.gains(pq.numpy(), halves, again, kind)
         assert np.array_equal(again, out.numpy())
         # and match the eager gains of that same state
-        _assert_close_rel(again, _eager_gains(pq, kind))
+        _assert_close_rel(again[:rows], _eager_gains(state.contiguous(), kind))
+
+
+@pytest.mark.parametrize("k,halves,kind", [(1, 2, "trace"), (1, 1, "logdet"), (3, 2, "trace"),
+                                           (10, 2, "trace"), (10, 1, "logdet"),
+                                           (16, 2, "trace")])
+def test_lanes_results_do_not_depend_on_the_lane(k, halves, kind, monkeypatch):
+    """Rows moved to other lanes and blocks, on any number of threads and pieces: the
+    same bits, row by row; copies of one row in different lanes get one gain."""
+    rows = 200
+    pq, (h, right), s, u = _problem(rows, k, halves, 1.0, seed=13 + k)
+    for i in (70, 150, 199):  # copies of row 3 in other lanes and blocks
+        pq[i], h[i], s[i], u[i] = pq[3], h[3], s[3], u[3]
+    order = torch.randperm(rows, generator=torch.Generator().manual_seed(k))
+    results = []
+    for perm, threads, piece_entries in ((torch.arange(rows), 1, 1 << 16), (order, 2, 1),
+                                         (order, 3, 1000)):
+        monkeypatch.setattr(_fused._parallel, "_PIECE_ENTRIES", piece_entries)
+        (state, hl, sl, ul), back = _layout("lanes", pq[perm], h[perm], s[perm], u[perm])
+        out = torch.empty(state.shape[0] * _fused.LANES, dtype=F64)
+        _fused.update_and_gains(state, hl, right, sl, ul, 1.0, halves, out, kind,
+                                threads=threads)
+        undo = torch.argsort(perm)
+        results.append((back(state)[undo], out[:rows][undo]))
+    for state, out in results:
+        assert torch.equal(state, results[0][0]) and torch.equal(out, results[0][1])
+        assert len(set(out[[3, 70, 150, 199]].tolist())) == 1
 
 
 @pytest.mark.parametrize("kind", ["trace", "logdet"])
@@ -227,6 +294,32 @@ def test_rejects_bad_inputs():
         _fused.update_and_gains(pq, h, right, s, u, 1.0, 2, out, "det")
 
 
+def test_rejects_bad_inputs_in_the_lanes_layout():
+    pq, (h, right), s, u = _problem(100, 3, 2, 1.0)
+    (pql, hl, sl, ul), _ = _layout("lanes", pq, h, s, u)
+    out = torch.empty(pql.shape[0] * _fused.LANES, dtype=F64)
+    with pytest.raises(ValueError, match="lanes layout"):
+        _fused.update_and_gains(pql[..., :32].contiguous(), hl, right, sl, ul, 1.0, 2, out)
+    with pytest.raises(ValueError, match="h must have shape"):  # rows layout beside lanes
+        _fused.update_and_gains(pql, h, right, sl, ul, 1.0, 2, out)
+    with pytest.raises(ValueError, match="s and u"):
+        _fused.update_and_gains(pql, hl, right, s, ul, 1.0, 2, out)
+    with pytest.raises(ValueError, match="out_gains"):  # one gain per lane, padding too
+        _fused.update_and_gains(pql, hl, right, sl, ul, 1.0, 2, out[:100])
+    with pytest.raises(ValueError, match="C-contiguous"):
+        _fused.gains(pql.transpose(1, 2), 2, out)
+
+
+def test_empty_block_in_the_lanes_layout():
+    lanes = _fused.LANES
+    pq = torch.empty((0, 3, 6, lanes), dtype=F64)
+    h, right = torch.empty((0, 4, lanes), dtype=F64), torch.zeros((4, 18), dtype=F64)
+    s = u = torch.empty((0, 3, lanes), dtype=F64)
+    out = torch.empty(0, dtype=F64)
+    _fused.update_and_gains(pq, h, right, s, u, 1.0, 2, out)
+    _fused.gains(pq, 2, out)
+
+
 @pytest.mark.parametrize("rows,k,width", [(1, 1, 1), (3, 5, 9), (4, 16, 4), (7, 2, 13),
                                           (13, 16, 30)])
 def test_narrow_product_matches_blas(rows, k, width):
@@ -291,6 +384,33 @@ def test_the_states_take_the_fused_path_here():
     pool = _pool(50, 3, 4, seed=0)
     state = TraceState(pool, torch.eye(12, dtype=F64), torch.eye(12, dtype=F64))
     assert state.rows.fused
+
+
+@pytest.mark.parametrize("k,lanes", [(4, True), (16, True), (17, False)])
+def test_candidate_rows_are_in_the_lanes_layout_up_to_16_classes(k, lanes, monkeypatch):
+    from skbait._kernels.fisher import Factors
+
+    n, d = 150, 3  # the last block of lanes is padded
+    pool = _pool(n, d, k, seed=k)
+    pool = Factors(*(torch.cat([t, t[:5]]) for t in pool))  # copies of the first 5 rows
+    D = d * k
+    gen = torch.Generator().manual_seed(k)
+    root = torch.randn(D, D, generator=gen, dtype=F64)
+    fisher = root @ root.T / D
+    m0 = torch.eye(D, dtype=F64) + fisher
+    state = TraceState(pool, m0, fisher)
+    assert state.rows.fused and state.rows.lanes is lanes
+    _force_eager(monkeypatch)
+    eager = TraceState(pool, m0, fisher)
+    assert not eager.rows.lanes
+    for index in (0, 63, 64, 149, 150, 154):
+        torch.testing.assert_close(state.rows.row(index), eager.rows.row(index), rtol=1e-12,
+                                   atol=1e-13)
+    assert torch.equal(state.rows.row(151), state.rows.row(1))  # a copy shares its row
+    for got, want in ((state.gains(), eager.gains()), (state.add(7), eager.add(7))):
+        assert got.shape == (n + 5,)
+        _assert_close_rel(got, want, rtol=1e-10)
+        assert torch.equal(got[n:], got[:5])
 
 
 @pytest.mark.parametrize("k,narrow", [(4, True), (16, True), (17, False)])

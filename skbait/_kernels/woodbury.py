@@ -59,7 +59,8 @@ class CandidateRows:
     factors : Factors
         The pool's (scaled) factors.
     chunk_size : int or None
-        Rows per chunk; by default sized from ``d·k²`` and the device.
+        Rows per chunk (whole blocks of ``LANES`` rows, at least one, in the lanes layout);
+        by default sized from ``d·k²`` and the device.
 
     On a CPU with numba, each chunk's update and scores run as one compiled pass over its
     rows (:mod:`~skbait._kernels._fused`), on as many threads as torch had when the rows

@@ -8,7 +8,11 @@ copy and the ``O(k)`` whole-array operations of ``trace_solve_planes``), each a 
 memory and, with two threads, a barrier that waits for the slowest thread. Here one
 compiled call per tile of rows does the tile's GEMM and then, row by row, the
 ``C``-transform, the rank-``k`` update and the gain (:mod:`._pass`), so that the GEMM
-output never goes to main memory. The rows are shared among threads in small pieces
+output never goes to main memory. For ``k ≤ LANES_MAX_K`` the state is stored instead
+``LANES`` candidates to a block, the candidate innermost (:mod:`._lanes`), and every
+operation is a vector over a block's candidates: at small ``k`` a loop over ``k``
+entries costs more in its start than in its arithmetic. The rows are shared among
+threads in small pieces
 (:mod:`._parallel`): a thread preempted by another process delays at most one piece, and
 the result does not depend on the number of threads, bit for bit. (Exact copies of a
 candidate share one row in :class:`~skbait._kernels.woodbury.CandidateRows`, so that they
@@ -33,6 +37,11 @@ used through zero-copy ``.numpy()`` views):
   into ``halves·k`` segments of length ``k``, each ``C``-transformed with ``s_x, u_x``.
 - ``s``, ``u``: (rows, k), the two vectors of ``C_x``.
 - ``out``: (rows,), written.
+
+In the lanes layout ``pq`` is (blocks, k, halves·k, LANES), ``h`` (blocks, d, LANES),
+``s`` and ``u`` (blocks, k, LANES), with ``pq[b, i, j, l]`` entry ``(i, j)`` of row
+``b·LANES + l`` (the same for the others), and ``out`` (blocks·LANES,); ``right`` is the
+same. The functions take either layout, told apart by ``pq``'s dimensions.
 
 Compilation happens once per process on first use (:func:`available`), from numba's
 on-disk cache when one is there (``cache=True``: ``__pycache__`` next to these files, or
@@ -121,6 +130,13 @@ def _self_check(kernels):
                     out, 0, 1, 1)
     if out[0] != 3.0:
         raise RuntimeError(f"the fused kernel's self-check gave {out[0]!r} instead of 3")
+    # the same case in every lane of one block of the lanes layout
+    lanes = np.empty(LANES)
+    kernels["lanes"](np.ones((1, 1, LANES)), np.zeros((8, 1)),
+                     np.repeat(pq[:, :, :, None], LANES, axis=3), np.ones((1, 2, LANES)),
+                     np.zeros((1, 2, LANES)), 1.0, 1, True, lanes, 0, 1)
+    if not (lanes == 3.0).all():
+        raise RuntimeError(f"the lanes kernel's self-check gave {lanes!r} instead of 3")
     # [1 2 3 4 5]ᵀ [1 … 5]ᵀ = 55: both loops of the narrow product
     column = np.arange(1.0, 6.0).reshape(5, 1)
     kernels["narrow"](column, column.copy(), out.reshape(1, 1))
@@ -193,8 +209,10 @@ def update_and_gains(pq, h, right, s, u, sign, halves, out_gains, kind="trace", 
 
     Parameters
     ----------
-    pq : ndarray or torch.Tensor of shape (rows, k, halves·k)
-        ``[P_x | Q_x]`` (or ``P_x``), float64, C-contiguous; updated in place.
+    pq : ndarray or torch.Tensor of shape (rows, k, halves·k) or (blocks, k, halves·k, LANES)
+        ``[P_x | Q_x]`` (or ``P_x``), float64, C-contiguous; updated in place. Of four
+        dimensions: the lanes layout (module docstring), which ``h``, ``s``, ``u`` then
+        share, and ``rows`` below is ``blocks·LANES``.
     h : ndarray or torch.Tensor of shape (rows, d)
         The rows' features. Read only.
     right : ndarray or torch.Tensor of shape (d, k·halves·k)
@@ -231,7 +249,8 @@ def gains(pq, halves, out_gains, kind="trace", *, threads=None):
     """The gains of :func:`update_and_gains` without an update (``CandidateRows.scores``).
 
     ``out_gains[x] = tr((I + P_x)⁻¹ Q_x)`` (``kind="trace"``, ``halves == 2``) or
-    ``log det(I + P_x)`` (``kind="logdet"``) for every row of ``pq`` (not modified).
+    ``log det(I + P_x)`` (``kind="logdet"``) for every row of ``pq`` (not modified), in
+    either layout.
     """
     if kind is None or kind == "none":
         raise ValueError("gains() needs kind='trace' or 'logdet'")
