@@ -180,7 +180,7 @@ def machine_rates(threads, reps=5):
 
 def tile_gemm_seconds(n, d, k, threads, reps=5):
     """The pass's GEMM alone: the pool's tiles ``h[tile] @ right`` (``d × 2k²``), or in the
-    lanes layout (``k ≤ LANES_MAX_K``) its blocks ``rightᵀ @ h[block]``, one ``np.dot``
+    lanes layout (``k ≤ LANES_MAX_K``) its blocks ``rightᵀ @ h[block]ᵀ``, one ``np.dot``
     per tile or block on one BLAS thread, handed to ``threads`` threads as the pass hands
     them out. Its rate is BLAS's rate at that shape (inner dimension ``d``), not at
     2048²: a floor under the pass that no fusion can lower."""
@@ -195,12 +195,12 @@ def tile_gemm_seconds(n, d, k, threads, reps=5):
     if k <= _fused.LANES_MAX_K:
         lanes = _fused.LANES
         blocks = -(-n // lanes)
-        h, right_t = rng.normal(size=(blocks, d, lanes)), rng.normal(size=(width, d))
+        h, right_t = rng.normal(size=(blocks * lanes, d)), rng.normal(size=(width, d))
 
         def units(lo, hi):
             out = np.empty((width, lanes))
             for block in range(lo, hi):
-                np.dot(right_t, h[block], out)
+                np.dot(right_t, h[block * lanes:(block + 1) * lanes].T, out)
 
         count, piece, unit = blocks, -(-piece // lanes), 1
     else:

@@ -86,10 +86,10 @@ def _eager(pq, hr, s, u, sign, halves, kind, layout="rows"):
     h, right = hr[0].numpy(), hr[1].numpy()
     if layout == "rows":
         g = torch.from_numpy(h @ right)
-    else:
+    else:  # a block's rows of h, as the kernel reads them
         right_t = np.ascontiguousarray(right.T)
-        g = torch.cat([torch.from_numpy(right_t @ block).T
-                       for block in _to_lanes(hr[0]).numpy()])[: h.shape[0]]
+        g = torch.cat([torch.from_numpy(right_t @ h[start:start + _fused.LANES].T).T
+                       for start in range(0, h.shape[0], _fused.LANES)])
     g = g.contiguous().view(-1, k, halves * k)
     pq = pq.clone()
     apply_c_(s, u, g.view(-1, halves * k, k))
@@ -122,12 +122,13 @@ def _from_lanes(blocks, n):
 
 
 def _layout(layout, pq, h, s, u):
-    """The pass's operands in ``layout`` ("rows" or "lanes"), and a function that takes a
-    state in that layout back to rows."""
+    """The pass's operands in ``layout`` ("rows" or "lanes": ``h`` stays as it is), and a
+    function that takes a state in that layout back to rows."""
     if layout == "rows":
         return (pq, h, s, u), lambda blocks: blocks
     n = pq.shape[0]
-    return tuple(_to_lanes(t) for t in (pq, h, s, u)), lambda blocks: _from_lanes(blocks, n)
+    pq, s, u = (_to_lanes(t) for t in (pq, s, u))
+    return (pq, h, s, u), lambda blocks: _from_lanes(blocks, n)
 
 
 _LAYOUTS = [(k, layout) for k in (1, 2, 10, 16, 24, 32) for layout in ("rows", "lanes")
@@ -150,6 +151,8 @@ def test_matches_eager(k, layout, halves, kind, sign):
     assert returned is out
     assert all(torch.equal(a, b) for a, b in zip((h, right, s, u), before)), "inputs changed"
     state = back(pq)
+    if layout == "lanes":  # the padding of the last block stays zero
+        assert not _from_lanes(pq, pq.shape[0] * _fused.LANES)[rows:].any()
     # the state after the update agrees to rounding of its largest entries
     assert (state - want_pq).abs().max() <= 1e-13 * want_pq.abs().max()
     # P stays exactly symmetric (the update adds the same terms in the same order)
@@ -300,8 +303,12 @@ def test_rejects_bad_inputs_in_the_lanes_layout():
     out = torch.empty(pql.shape[0] * _fused.LANES, dtype=F64)
     with pytest.raises(ValueError, match="lanes layout"):
         _fused.update_and_gains(pql[..., :32].contiguous(), hl, right, sl, ul, 1.0, 2, out)
-    with pytest.raises(ValueError, match="h must have shape"):  # rows layout beside lanes
-        _fused.update_and_gains(pql, h, right, sl, ul, 1.0, 2, out)
+    with pytest.raises(ValueError, match="h must have shape"):  # a block short
+        _fused.update_and_gains(pql, h[:64], right, sl, ul, 1.0, 2, out)
+    with pytest.raises(ValueError, match="h must have shape"):  # the padding and more
+        _fused.update_and_gains(pql, torch.cat([h, h[:40]]), right, sl, ul, 1.0, 2, out)
+    with pytest.raises(ValueError, match="h must have shape"):
+        _fused.update_and_gains(pql, _to_lanes(h), right, sl, ul, 1.0, 2, out)
     with pytest.raises(ValueError, match="s and u"):
         _fused.update_and_gains(pql, hl, right, s, ul, 1.0, 2, out)
     with pytest.raises(ValueError, match="out_gains"):  # one gain per lane, padding too
@@ -313,7 +320,7 @@ def test_rejects_bad_inputs_in_the_lanes_layout():
 def test_empty_block_in_the_lanes_layout():
     lanes = _fused.LANES
     pq = torch.empty((0, 3, 6, lanes), dtype=F64)
-    h, right = torch.empty((0, 4, lanes), dtype=F64), torch.zeros((4, 18), dtype=F64)
+    h, right = torch.empty((0, 4), dtype=F64), torch.zeros((4, 18), dtype=F64)
     s = u = torch.empty((0, 3, lanes), dtype=F64)
     out = torch.empty(0, dtype=F64)
     _fused.update_and_gains(pq, h, right, s, u, 1.0, 2, out)

@@ -97,10 +97,10 @@ def bait_select_factors(pool, labeled_sum, n_labeled, n_select, *, alpha=1.0, ov
     BaitResult
     """
     check_same_layer(pool, labeled_sum)
-    m0, weight = reference_start(labeled_sum, n_labeled, n_select, alpha)
     n_pool = global_rows(pool.h.shape[0])  # the whole pool's, when it is sharded
     n_forward = min(oversample * n_select, n_pool) if backward else n_select
     with exact_matmul(), selection_threads(local_part(pool), TraceState.n_matrices):
+        m0, weight = reference_start(labeled_sum, n_labeled, n_select, alpha)
         if fisher == "identity":
             target = torch.eye(pool.n_params, dtype=m0.dtype, device=m0.device)
         else:

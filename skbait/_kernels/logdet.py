@@ -66,8 +66,8 @@ def logdet_select_factors(pool, labeled_sum, n_labeled, n_select, *, alpha=1.0,
         ``log det M`` with the batch added.
     """
     check_same_layer(pool, labeled_sum)
-    m0, weight = reference_start(labeled_sum, n_labeled, n_select, alpha)
     with exact_matmul(), selection_threads(local_part(pool), DesignState.n_matrices):
+        m0, weight = reference_start(labeled_sum, n_labeled, n_select, alpha)
         indices, gains = logdet_greedy(pool.scaled(weight), m0, n_select,
                                        chunk_size=chunk_size,
                                        refresh_every=refresh_interval(m0.device))

@@ -34,7 +34,8 @@ def trace_state_bytes(n_rows, d, k, *, device="cpu", dtype=torch.float64, chunk_
       copies :func:`~skbait._kernels.fisher.quad_forms` stacks for two matrices (4 of
       them, about ``2·D²``); ``M`` itself when it is kept for refreshes;
     - per candidate: ``h`` (``d``), ``s``, ``u`` and the rescaled ``s`` (``3k``), ``P_x``
-      and ``Q_x`` (``2k²``);
+      and ``Q_x`` (``2k²``), and the compiled pass's copy of ``s`` and ``u`` in its lanes
+      layout (``2k``; counted for every ``k``, though only ``k ≤ 16`` has it);
     - two chunk intermediates of the size :func:`chunk_rows` allows.
 
     Against the measured peak of live memory on the CPU it is 1.17 to 1.28 times larger
@@ -64,7 +65,7 @@ def trace_state_bytes(n_rows, d, k, *, device="cpu", dtype=torch.float64, chunk_
         refresh = refresh_interval(device) is not None
     matrices = (7 if fisher else 4) + int(refresh)
     dense = matrices * (d * k) ** 2 + (4 if fisher else 2) * n_dd
-    rows = n_rows * (d + 3 * k + (2 if fisher else 1) * k * k)
+    rows = n_rows * (d + 5 * k + (2 if fisher else 1) * k * k)
     step, per_row = quad_forms_chunk(n_rows, d, k, 2 if fisher else 1, device=device,
                                      dtype=dtype, chunk_size=chunk_size)
     chunk = 2 * step * per_row

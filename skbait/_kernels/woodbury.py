@@ -65,10 +65,10 @@ class CandidateRows:
     On a CPU with numba, each chunk's update and scores run as one compiled pass over its
     rows (:mod:`~skbait._kernels._fused`), on as many threads as torch had when the rows
     were built (:attr:`threads`); elsewhere as torch operations, which pick the same batch.
-    For ``k ≤ LANES_MAX_K`` the compiled pass keeps the blocks, and its own copy of the
-    factors, in the lanes layout (:mod:`~skbait._kernels._fused._lanes`: ``LANES`` rows to
-    a block, the row innermost, the last block padded with zero rows, whose scores are
-    dropped).
+    For ``k ≤ LANES_MAX_K`` the compiled pass keeps the blocks, and its own copy of ``s``
+    and ``u``, in the lanes layout (:mod:`~skbait._kernels._fused._lanes`: ``LANES`` rows
+    to a block, the row innermost, the last block padded with zero rows, whose scores are
+    dropped); it reads ``h`` as it is.
     """
 
     def __init__(self, factors, *, chunk_size=None):
@@ -95,8 +95,8 @@ class CandidateRows:
         self.threads = torch.get_num_threads()
         if self.fused:  # the compiled pass reads them in place
             self.factors = Factors(*(t.contiguous() for t in self.factors))
-        self.pass_factors = (Factors(*(_lanes(t) for t in self.factors)) if self.lanes
-                             else self.factors)
+        h, s, u = self.factors
+        self.pass_factors = Factors(h, _lanes(s), _lanes(u)) if self.lanes else self.factors
 
     def recompute(self, matrices):
         """Every row's blocks from scratch, for the symmetric ``D × D`` ``matrices``."""
@@ -147,7 +147,7 @@ class CandidateRows:
         out = None if score is None else self._empty()
         h, s, u = self.pass_factors
         for rows in self._chunks():
-            hb, block = h[rows], self.blocks[rows]
+            hb, block = h[self._values(rows)], self.blocks[rows]  # h is never in lanes
             if self.fused:  # GEMM, C-transform, rank-k update and score, a tile at a time
                 _fused.update_and_gains(block, hb, right, s[rows], u[rows], float(sign),
                                         halves, None if out is None else out[self._values(rows)],
@@ -558,11 +558,16 @@ class TraceState(DesignState):
 
 
 def _lanes(rows):
-    """``rows`` (n, ...) in the lanes layout (blocks, ..., LANES), padded with zero rows."""
-    blocks = -(-rows.shape[0] // _fused.LANES)
-    padded = rows.new_zeros((blocks * _fused.LANES,) + tuple(rows.shape[1:]))
-    padded[: rows.shape[0]] = rows
-    return padded.view(blocks, _fused.LANES, *rows.shape[1:]).movedim(1, -1).contiguous()
+    """``rows`` (n, ...) in the lanes layout (blocks, ..., LANES), padded with zero rows;
+    copied once, straight into place."""
+    lanes, n, rest = _fused.LANES, rows.shape[0], tuple(rows.shape[1:])
+    full = n // lanes
+    out = rows.new_zeros((-(-n // lanes),) + rest + (lanes,))
+    view = out.movedim(-1, 1)  # (blocks, LANES, ...): the rows as they sit in ``out``
+    view[:full] = rows[: full * lanes].view((full, lanes) + rest)
+    if n > full * lanes:
+        view[full, : n - full * lanes] = rows[full * lanes :]
+    return out
 
 
 def _cat_factors(first, second):

@@ -38,10 +38,11 @@ used through zero-copy ``.numpy()`` views):
 - ``s``, ``u``: (rows, k), the two vectors of ``C_x``.
 - ``out``: (rows,), written.
 
-In the lanes layout ``pq`` is (blocks, k, halves·k, LANES), ``h`` (blocks, d, LANES),
-``s`` and ``u`` (blocks, k, LANES), with ``pq[b, i, j, l]`` entry ``(i, j)`` of row
-``b·LANES + l`` (the same for the others), and ``out`` (blocks·LANES,); ``right`` is the
-same. The functions take either layout, told apart by ``pq``'s dimensions.
+In the lanes layout ``pq`` is (blocks, k, halves·k, LANES), ``s`` and ``u`` (blocks, k,
+LANES), with ``pq[b, i, j, l]`` entry ``(i, j)`` of row ``b·LANES + l`` (the same for
+``s`` and ``u``), and ``out`` (blocks·LANES,); ``h`` and ``right`` are as above, ``h``
+without the padding of the last block (``blocks = ⌈rows / LANES⌉``). The functions take
+either layout, told apart by ``pq``'s dimensions.
 
 Compilation happens once per process on first use (:func:`available`), from numba's
 on-disk cache when one is there (``cache=True``: ``__pycache__`` next to these files, or
@@ -79,7 +80,7 @@ def _signatures():
                                           f8, i8, numba.boolean, f8[::1], i8, i8)),
         "tile": (_tile_kernel, numba.void(f8[:, ::1], f8[:, ::1], f8[:, :, ::1], f8[:, ::1],
                                           f8[:, ::1], f8, i8, f8[::1], i8, i8, i8)),
-        "lanes": (_lanes_kernel, numba.void(f8[:, :, ::1], f8[:, ::1], f8[:, :, :, ::1],
+        "lanes": (_lanes_kernel, numba.void(f8[:, ::1], f8[:, ::1], f8[:, :, :, ::1],
                                             f8[:, :, ::1], f8[:, :, ::1], f8, i8,
                                             numba.boolean, f8[::1], i8, i8)),
         "narrow": (_narrow_kernel, numba.void(f8[:, ::1], f8[:, ::1], f8[:, ::1])),
@@ -132,7 +133,7 @@ def _self_check(kernels):
         raise RuntimeError(f"the fused kernel's self-check gave {out[0]!r} instead of 3")
     # the same case in every lane of one block of the lanes layout
     lanes = np.empty(LANES)
-    kernels["lanes"](np.ones((1, 1, LANES)), np.zeros((8, 1)),
+    kernels["lanes"](np.ones((LANES, 1)), np.zeros((8, 1)),
                      np.repeat(pq[:, :, :, None], LANES, axis=3), np.ones((1, 2, LANES)),
                      np.zeros((1, 2, LANES)), 1.0, 1, True, lanes, 0, 1)
     if not (lanes == 3.0).all():
@@ -211,8 +212,8 @@ def update_and_gains(pq, h, right, s, u, sign, halves, out_gains, kind="trace", 
     ----------
     pq : ndarray or torch.Tensor of shape (rows, k, halves·k) or (blocks, k, halves·k, LANES)
         ``[P_x | Q_x]`` (or ``P_x``), float64, C-contiguous; updated in place. Of four
-        dimensions: the lanes layout (module docstring), which ``h``, ``s``, ``u`` then
-        share, and ``rows`` below is ``blocks·LANES``.
+        dimensions: the lanes layout (module docstring), which ``s`` and ``u`` then share,
+        and ``rows`` below is ``blocks·LANES`` (``h`` may lack the last block's padding).
     h : ndarray or torch.Tensor of shape (rows, d)
         The rows' features. Read only.
     right : ndarray or torch.Tensor of shape (d, k·halves·k)
@@ -372,7 +373,8 @@ def _run(pq, update, sign, halves, out_gains, kind, threads):
     if update is None:
         if lanes:
             none = np.empty((0, 0, LANES))
-            args = (none, np.empty((0, 0)), pq_np, none, none, sign, code, False, out_np)
+            args = (np.empty((0, 0)), np.empty((0, 0)), pq_np, none, none, sign, code, False,
+                    out_np)
             parallel_rows(kernels["lanes"], args, units, int(threads), -(-piece // LANES))
         else:
             none = np.empty((rows, 0))
@@ -381,11 +383,15 @@ def _run(pq, update, sign, halves, out_gains, kind, threads):
         return out_gains
     h_np, right_np, s_np, u_np = (_array(v, name) for v, name in
                                   zip(update, ("h", "right", "s", "u")))
-    # (rows, d) and (rows, k), or (blocks, d, LANES) and (blocks, k, LANES)
-    lead, tail = ((units,), (LANES,)) if lanes else ((rows,), ())
-    if h_np.ndim != 2 + lanes or h_np.shape[:1] + h_np.shape[2:] != lead + tail:
-        raise ValueError(f"h must have shape {lead + ('d',) + tail}, got {h_np.shape}")
+    # h (rows, d), without the last block's padding in the lanes layout; s and u (rows, k),
+    # or (blocks, k, LANES)
+    if h_np.ndim != 2 or (-(-h_np.shape[0] // LANES) != units if lanes
+                          else h_np.shape[0] != rows):
+        raise ValueError(f"h must have shape (rows, d) with {rows} rows"
+                         + (f" less the last block's padding (up to {LANES - 1})" if lanes
+                            else "") + f", got {h_np.shape}")
     d = h_np.shape[1]
+    lead, tail = ((units,), (LANES,)) if lanes else ((rows,), ())
     if right_np.shape != (d, k * hk):
         raise ValueError(f"right must have shape (d, k·halves·k) = {(d, k * hk)}, got "
                          f"{right_np.shape}")

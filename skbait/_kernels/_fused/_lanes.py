@@ -7,14 +7,17 @@ candidates is stored together, the candidate innermost (the *lanes layout*):
 
 - ``pq``: (blocks, k, halves·k, LANES), ``pq[b, i, j, l]`` is entry ``(i, j)`` of
   ``[P_x | Q_x]`` for candidate ``x = b·LANES + l``;
-- ``h``: (blocks, d, LANES); ``s``, ``u``: (blocks, k, LANES);
+- ``s``, ``u``: (blocks, k, LANES);
+- ``h``: (rows, d) as in the row pass, not copied: ``rows`` is ``blocks·LANES`` less the
+  padding of the last block (its rows are taken as zeros);
 - ``right_t``: (k·halves·k, d), the transpose of the row pass's ``right``;
 - ``out``: (blocks·LANES,).
 
 so that every loop is ``LANES`` long, whatever ``k`` is. For each block:
 
-0. its GEMM ``right_t @ h[b]`` (BLAS, single-threaded), whose ``(k·halves·k, LANES)``
-   output is already ``Y`` laid out ``(k, halves·k, LANES)``;
+0. its GEMM ``right_t @ h[block]ᵀ`` (BLAS, single-threaded, reading the block's rows of
+   ``h`` in place), whose ``(k·halves·k, LANES)`` output is already ``Y`` laid out
+   ``(k, halves·k, LANES)``;
 1. the ``C``-transform of each length-``k`` segment of ``Y``, in place;
 2. the rank-``k`` update ``[P | Q] −= sign · Y[:, :k]ᵀ Y``, four terms at a time;
 3. the gain: ``tr((I + P)⁻¹ Q)`` by the congruence ``L⁻¹ Q L⁻ᵀ`` of the pivot-free
@@ -55,7 +58,16 @@ def _lanes_kernel(h, right_t, pq, s, u, sign, kind, update, out, lo, hi):  # pra
     for b in range(lo, hi):
         pb = pq[b]
         if update:
-            np.dot(right_t, h[b], y)
+            start = b * LANES
+            stop = min(start + LANES, h.shape[0])
+            if stop - start == LANES:
+                np.dot(right_t, h[start:stop].T, y)
+            else:  # the last block: its padding's Y is zero, not whatever memory held
+                part = np.empty((y.shape[0], stop - start))
+                np.dot(right_t, h[start:stop].T, part)
+                for r in range(y.shape[0]):
+                    for v in range(LANES):
+                        y[r, v] = part[r, v] if v < stop - start else 0.0
             _transform(y, s[b], u[b], t)
             _update(pb, y.reshape((k, hk, LANES)), sign, scaled)
         if kind == 0:
