@@ -38,7 +38,7 @@ def trace_state_bytes(n_rows, d, k, *, device="cpu", dtype=torch.float64, chunk_
       layout (``2k``; counted for every ``k``, though only ``k ≤ 16`` has it);
     - two chunk intermediates of the size :func:`chunk_rows` allows.
 
-    Against the measured peak of live memory on the CPU it is 1.17 to 1.28 times larger
+    Against the measured peak of live memory on the CPU it is 1.10 to 1.47 times larger
     (``benchmarks/memory_estimate.py``): a margin, not a bound.
 
     Parameters

@@ -37,11 +37,13 @@ import numpy as np
 from ._jit import jit
 
 #: Candidates per block: a multiple of every x86 vector width; at k = 10 a block's
-#: [P | Q] (100 KB) and Y stay in L2.
+#: [P | Q] (100 KB) and Y stay in L2. The kernels read it as a compile-time constant, and
+#: numba's cache is keyed on the file that defines them: so it is defined here.
 LANES = 64
-#: Largest k for the lanes layout. Per pass over 10k candidates (d = 64, one thread, with
-#: the GEMM): k = 2 1.6 against 4.1 ms row by row, k = 4 4.2 against 7.4, k = 10 19 to 24
-#: against 31 to 35, k = 16 67 to 73 against 70 (benchmarks/README.md).
+#: Largest k for the lanes layout. A pass over 10k candidates (d = 64, one thread, min and
+#: median): k = 4 5.0 and 5.7 ms against 7.5 and 7.8 row by row, k = 10 17.8 and 22.6
+#: against 20.4 and 35.3, k = 16 50 and 62 against 52 and 70; from k = 17 a block's state
+#: outgrows L2 (benchmarks/README.md, "The lanes layout").
 LANES_MAX_K = 16
 
 
