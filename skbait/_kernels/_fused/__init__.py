@@ -381,23 +381,7 @@ def _run(pq, update, sign, halves, out_gains, kind, threads):
             args = (pq_np, none, none, none, sign, code, False, out_np)
             parallel_rows(kernels["rows"], args, rows, int(threads), piece)
         return out_gains
-    h_np, right_np, s_np, u_np = (_array(v, name) for v, name in
-                                  zip(update, ("h", "right", "s", "u")))
-    # h (rows, d), without the last block's padding in the lanes layout; s and u (rows, k),
-    # or (blocks, k, LANES)
-    if h_np.ndim != 2 or (-(-h_np.shape[0] // LANES) != units if lanes
-                          else h_np.shape[0] != rows):
-        raise ValueError(f"h must have shape (rows, d) with {rows} rows"
-                         + (f" less the last block's padding (up to {LANES - 1})" if lanes
-                            else "") + f", got {h_np.shape}")
-    d = h_np.shape[1]
-    lead, tail = ((units,), (LANES,)) if lanes else ((rows,), ())
-    if right_np.shape != (d, k * hk):
-        raise ValueError(f"right must have shape (d, k·halves·k) = {(d, k * hk)}, got "
-                         f"{right_np.shape}")
-    if s_np.shape != lead + (k,) + tail or u_np.shape != lead + (k,) + tail:
-        raise ValueError(f"s and u must have shape {lead + (k,) + tail}, got {s_np.shape} "
-                         f"and {u_np.shape}")
+    h_np, right_np, s_np, u_np = _update_operands(update, pq_np.shape, lanes)
     with one_blas_thread(_state["blas"]):
         if lanes:
             args = (h_np, np.ascontiguousarray(right_np.T), pq_np, s_np, u_np, sign, code,
@@ -409,6 +393,26 @@ def _run(pq, update, sign, halves, out_gains, kind, threads):
             parallel_rows(lambda *a: kernels["tile"](*a, tile), args, rows, int(threads),
                           piece_rows(k, halves, tile), tile)
     return out_gains
+
+
+def _update_operands(update, shape, lanes):
+    """``(h, right, s, u)`` as arrays, checked against ``pq``'s ``shape``: ``h`` (rows, d),
+    without the last block's padding in the lanes layout; ``right`` (d, k·halves·k);
+    ``s`` and ``u`` (rows, k), or (blocks, k, LANES)."""
+    h, right, s, u = (_array(v, name) for v, name in zip(update, ("h", "right", "s", "u")))
+    units, k, hk = shape[:3]
+    rows = units * LANES if lanes else units
+    if h.ndim != 2 or (-(-h.shape[0] // LANES) if lanes else h.shape[0]) != units:
+        raise ValueError(f"h must have shape (rows, d) with {rows} rows"
+                         + (f" less the last block's padding (up to {LANES - 1})" if lanes
+                            else "") + f", got {h.shape}")
+    if right.shape != (h.shape[1], k * hk):
+        raise ValueError(f"right must have shape (d, k·halves·k) = {(h.shape[1], k * hk)}, "
+                         f"got {right.shape}")
+    vector = (units, k, LANES) if lanes else (rows, k)
+    if s.shape != vector or u.shape != vector:
+        raise ValueError(f"s and u must have shape {vector}, got {s.shape} and {u.shape}")
+    return h, right, s, u
 
 
 def _array(value, name, writable=False):
