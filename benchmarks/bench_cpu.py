@@ -191,7 +191,6 @@ def tile_gemm_seconds(n, d, k, threads, reps=5):
 
     rng = np.random.default_rng(0)
     width = 2 * k * k
-    piece = _fused._parallel.piece_rows(k, 2, 1)
     if k <= _fused.LANES_MAX_K:
         lanes = _fused.LANES
         blocks = -(-n // lanes)
@@ -202,7 +201,8 @@ def tile_gemm_seconds(n, d, k, threads, reps=5):
             for block in range(lo, hi):
                 np.dot(right_t, h[block * lanes:(block + 1) * lanes].T, out)
 
-        count, piece, unit = blocks, -(-piece // lanes), 1
+        count, unit = blocks, 1
+        piece = -(-_fused._parallel.piece_rows(k, 2, 1) // lanes)  # in whole blocks
     else:
         h, right = rng.normal(size=(n, d)), rng.normal(size=(d, width))
         out = np.empty((n, width))

@@ -370,12 +370,14 @@ def _run(pq, update, sign, halves, out_gains, kind, threads):
     if threads is None:
         threads = choose_threads(rows, k, halves)
     piece = piece_rows(k, halves, 1)
+    if lanes:  # in whole blocks
+        piece = -(-piece // LANES)
     if update is None:
         if lanes:
             none = np.empty((0, 0, LANES))
             args = (np.empty((0, 0)), np.empty((0, 0)), pq_np, none, none, sign, code, False,
                     out_np)
-            parallel_rows(kernels["lanes"], args, units, int(threads), -(-piece // LANES))
+            parallel_rows(kernels["lanes"], args, units, int(threads), piece)
         else:
             none = np.empty((rows, 0))
             args = (pq_np, none, none, none, sign, code, False, out_np)
@@ -386,7 +388,7 @@ def _run(pq, update, sign, halves, out_gains, kind, threads):
         if lanes:
             args = (h_np, np.ascontiguousarray(right_np.T), pq_np, s_np, u_np, sign, code,
                     True, out_np)
-            parallel_rows(kernels["lanes"], args, units, int(threads), -(-piece // LANES))
+            parallel_rows(kernels["lanes"], args, units, int(threads), piece)
         else:
             tile = tile_rows(k, halves)
             args = (h_np, right_np, pq_np, s_np, u_np, sign, code, out_np)
