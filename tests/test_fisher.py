@@ -42,7 +42,10 @@ SHAPES = [(23, 1, 3), (23, 2, 1), (17, 3, 2), (19, 5, 4), (13, 9, 2), (11, 12, 1
 
 @pytest.mark.parametrize("n, d, k", SHAPES)
 @pytest.mark.parametrize("n_matrices", [1, 2])
-def test_quad_forms_match_explicit_factors(n, d, k, n_matrices):
+@pytest.mark.parametrize("rows_outside", [False, True])
+def test_quad_forms_match_explicit_factors(monkeypatch, n, d, k, n_matrices, rows_outside):
+    """Both orientations of the packed route's GEMM (the other route ignores it)."""
+    monkeypatch.setattr(fisher_module, "_rows_outside", lambda rows, width: rows_outside)
     factors, dense = _pool(n, d, k, seed=d * k)
     rng = np.random.default_rng(n)
     mats = [_symmetric(rng, d * k) for _ in range(n_matrices)]

@@ -340,6 +340,29 @@ def test_narrow_product_matches_blas(rows, k, width):
                                                         np.empty((k, width))), out.numpy())
 
 
+@pytest.mark.parametrize("rows,k", [(9, 3), (8, 4), (6, 1), (3, 2)])
+def test_narrow_product_has_a_fixed_order_of_operations(rows, k):
+    """Bit for bit the order the kernel documents, which no vector width changes: each
+    entry adds ``(x₀a₀ + x₁a₁) + (x₂a₂ + x₃a₃)`` over four rows at a time, then the rest
+    of the rows one by one (odd and even ``k``: the outputs go two to a sweep)."""
+    gen = np.random.default_rng(rows * k)
+    x = gen.normal(size=(rows, k)) * 10.0 ** gen.integers(-8, 8, size=(rows, k))
+    a = gen.normal(size=(rows, 5)) * 10.0 ** gen.integers(-8, 8, size=(rows, 5))
+    want = np.zeros((k, 5))
+    for c in range(k):
+        for m in range(5):
+            total, j = 0.0, 0
+            while j + 3 < rows:
+                t = [float(x[j + i, c]) * float(a[j + i, m]) for i in range(4)]
+                total += (t[0] + t[1]) + (t[2] + t[3])
+                j += 4
+            for i in range(j, rows):
+                total += float(x[i, c]) * float(a[i, m])
+            want[c, m] = total
+    got = _fused.narrow_product(x, a, np.empty((k, 5)))
+    np.testing.assert_array_equal(got, want)
+
+
 def test_narrow_product_rejects_bad_inputs():
     x, a = torch.ones(4, 2, dtype=F64), torch.ones(4, 3, dtype=F64)
     with pytest.raises(ValueError, match="float64"):
