@@ -6,6 +6,8 @@ a batched LU solve (larger k), ``logdet_planes`` or a batched Cholesky, as
 ``TraceState`` and ``logdet_greedy`` compute them on a CPU.
 """
 
+import threading
+
 import numpy as np
 import pytest
 import torch
@@ -252,6 +254,43 @@ def test_threads_and_pieces_do_not_change_the_result(monkeypatch):
         state, out = pq.clone(), torch.empty(rows, dtype=F64)
         _fused.update_and_gains(state, *hr, s, u, 1.0, 2, out, threads=2)
         assert torch.equal(state, ref_state) and torch.equal(out, ref)
+
+
+@pytest.mark.parametrize("layout", ["rows", "lanes"])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_work_beside_the_pass_runs_once_on_this_thread(layout, threads, monkeypatch):
+    """``beside`` runs once, on the calling thread, and the pass's bits do not change."""
+    rows, k = 2000, 6
+    pq, (h, right), s, u = _problem(rows, k, 2, 1.0, seed=4)
+    (pq, h, s, u), _ = _layout(layout, pq, h, s, u)
+    n_out = pq.shape[0] * (_fused.LANES if layout == "lanes" else 1)
+    ref_state, ref = pq.clone(), torch.empty(n_out, dtype=F64)
+    _fused.update_and_gains(ref_state, h, right, s, u, 1.0, 2, ref, threads=1)
+    monkeypatch.setattr(_fused._parallel, "_PIECE_ENTRIES", 1000)  # many pieces
+    calls, out = [], torch.empty_like(ref)
+    _fused.update_and_gains(pq, h, right, s, u, 1.0, 2, out, threads=threads,
+                            beside=lambda: calls.append(threading.get_ident()))
+    assert calls == [threading.get_ident()]
+    assert torch.equal(pq, ref_state) and torch.equal(out, ref)
+
+
+def test_an_error_beside_the_pass_is_raised_once_every_row_is_done(monkeypatch):
+    rows, k = 2000, 6
+    pq, hr, s, u = _problem(rows, k, 2, 1.0, seed=5)
+    ref_state = pq.clone()
+    _fused.update_and_gains(ref_state, *hr, s, u, 1.0, 2, None, None, threads=1)
+    monkeypatch.setattr(_fused._parallel, "_PIECE_ENTRIES", 1000)
+
+    def fail():
+        raise KeyError("beside")
+
+    for threads in (1, 2):
+        state = pq.clone()
+        with pytest.raises(KeyError, match="beside"):
+            _fused.update_and_gains(state, *hr, s, u, 1.0, 2, None, None, threads=threads,
+                                    beside=fail)
+        if threads == 2:  # the other thread took every piece before the error came out
+            assert torch.equal(state, ref_state)
 
 
 def test_empty_block():

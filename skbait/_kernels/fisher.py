@@ -124,12 +124,13 @@ def fisher_sum(factors, *, chunk_size=None):
     m = a.shape[0]
     # Σ_x h_i h_j g_x is one GEMM whichever way round; its wide operand is per row either
     # the i ≤ j pairs of h ⊗ h (d(d + 1)/2 entries) or h ⊗ g (d·m). The second GEMM also
-    # sums the j < i pairs, but its wide output runs at a better rate: measured, it is as
-    # fast up to m ≈ d (benchmarks/README.md, "Setup, and a small selection's threads")
-    packed = d < m
+    # sums the j < i pairs, but its wide output runs at a better rate: measured on two
+    # threads, the first is faster up to d ≈ 2m (10k × 64 × 10: 0.20 against 0.27 s;
+    # 20k × 128 × 10: 1.00 against 0.91 s; benchmarks/README.md)
+    packed = d < 2 * m
     if packed:
         fa, fb = _pairs(d, h.device)
-        total = torch.zeros((fa.shape[0], m), dtype=h.dtype, device=h.device)
+        total = torch.zeros((m, fa.shape[0]), dtype=h.dtype, device=h.device)
     else:
         total = torch.zeros((d, d * m), dtype=h.dtype, device=h.device)
     width = fa.shape[0] + d if packed else d * m  # with the copy of hᵀ, when packed
@@ -143,14 +144,14 @@ def fisher_sum(factors, *, chunk_size=None):
         part = factors.rows(slice(start, start + step))
         c = Factors.c_matrix(part.s, part.u)
         g = (c @ c.transpose(1, 2))[:, a, b]
-        if packed:
-            total.addmm_(_pair_products(part.h, buffer[:, : part.h.shape[0]]), g)
+        if packed:  # [(a ≤ b), (i ≤ j)]: the pairs' rows along the GEMM's inner axis
+            total.addmm_(g.T, _pair_products(part.h, buffer[:, : part.h.shape[0]]).T)
         else:
             rows = buffer[: part.h.shape[0]]
             _outer(part.h, g, rows)
             total.addmm_(part.h.T, rows)
-    if packed:  # [(i ≤ j), (a ≤ b)] -> [i, j, (a ≤ b)]
-        total = _unpack_symmetric(total.T, d, fa, fb).permute(1, 2, 0)
+    if packed:  # [(a ≤ b), (i ≤ j)] -> [i, j, (a ≤ b)]
+        total = _unpack_symmetric(total, d, fa, fb).permute(1, 2, 0)
     full = _unpack_symmetric(total.reshape(d, d, m), k, a, b)  # [i, j, a, b]
     return full.permute(0, 2, 1, 3).reshape(d * k, d * k)
 

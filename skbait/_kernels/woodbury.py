@@ -127,7 +127,7 @@ class CandidateRows:
                 out[rows] = score(self.blocks[rows])
         return self.expand(out)
 
-    def update(self, both, sign, score, kind):
+    def update(self, both, sign, score, kind, beside=None):
         """Rank-``k`` update of every row, then ``score`` of each while it is in cache.
 
         ``both`` is ``R'`` (``D × k``) or ``[R' | E]`` (``D × 2k``). One GEMM gives each
@@ -136,7 +136,9 @@ class CandidateRows:
         and ``Q_x`` by ``2 sign·a eᵀ``, whose symmetric part is the exact change
         ``sign(a eᵀ + e aᵀ)``. ``Q_x`` is left unsymmetrised: only the gains read it, and
         they see only its symmetric part. With ``score=None`` nothing is returned; ``kind``
-        names the score for the fused pass.
+        names the score for the fused pass. ``beside`` (a callable, or None) is work
+        independent of the rows, done on this thread while the pass's other threads start
+        (:func:`~skbait._kernels._fused.update_and_gains`), or after the rows' update.
         """
         d, k = self.factors.h.shape[1], self.k
         halves = both.shape[1] // k
@@ -152,7 +154,8 @@ class CandidateRows:
                 _fused.update_and_gains(block, hb, right, s[rows], u[rows], float(sign),
                                         halves, None if out is None else out[self._values(rows)],
                                         None if out is None else kind,
-                                        threads=self._threads(rows))
+                                        threads=self._threads(rows), beside=beside)
+                beside = None
                 continue
             g = self._workspace(hb.shape[0] * k * halves * k).view(-1, k, halves * k)
             torch.matmul(hb, right, out=g.view(hb.shape[0], -1))
@@ -160,6 +163,8 @@ class CandidateRows:
             block.baddbmm_(g[:, :, :k].transpose(1, 2), g, alpha=-sign)
             if out is not None:
                 out[rows] = score(block)
+        if beside is not None:
+            beside()
         return None if out is None else self.expand(out)
 
     def _threads(self, rows):
@@ -258,12 +263,11 @@ class DesignState(GreedyState):
         # M⁻¹ ← M⁻¹ − R A⁻¹ Rᵀ with A = I + UᵀR: write A⁻¹ = G Gᵀ and R' = R G
         r = r @ cholesky_of_inverse(factor.T @ r + self.eye)
         entry = self._member_entry(block) if self.removals else None
-        gains = self._update(r, +1, score=None if last else self._score)
+        gains = self._update(r, factor, +1, score=None if last else self._score)
         self.members.append(index)
         self.member_factors = _cat_factors(self.member_factors, row)
         if entry is not None:
             self._append_member(entry)
-        self._update_minv(r, factor, +1)
         return gains
 
     def remove(self, index, *, cost=None):
@@ -277,8 +281,7 @@ class DesignState(GreedyState):
         self.member_factors = self.member_factors.rows(torch.tensor(keep, dtype=torch.long,
                                                                     device=self.device))
         self._keep_members(keep)
-        self._update(r, -1, score=None)
-        self._update_minv(r, factor, -1)
+        self._update(r, factor, -1, score=None)
 
     def times(self, sym, other):
         """``sym @ other`` for one of the state's symmetric ``D × D`` matrices and a
@@ -341,12 +344,22 @@ class DesignState(GreedyState):
         """What the rows' update is made of, and what the members' update also needs."""
         return r, None
 
-    def _update(self, r, sign, score):
+    def _update(self, r, factor, sign, score):
+        """One update of the whole state: the rows' (when ``score``: then their new
+        scores are returned), the members' and ``M⁻¹``'s. The last two read neither the
+        rows nor each other's results, so they run on this thread beside the rows' pass
+        (:meth:`CandidateRows.update`)."""
         both, extra = self._directions(r, sign)
-        gains = None if score is None else self.rows.update(both, sign, score, self.kind)
-        if self.removals:
-            self._update_members(both.reshape(self.pool.h.shape[1], -1), sign, extra)
-        return gains
+
+        def global_part():
+            if self.removals:
+                self._update_members(both.reshape(self.pool.h.shape[1], -1), sign, extra)
+            self._update_minv(r, factor, sign)
+
+        if score is None:
+            global_part()
+            return None
+        return self.rows.update(both, sign, score, self.kind, beside=global_part)
 
     def _update_minv(self, r, factor, sign):
         self.minv.addmm_(r, r.T, alpha=-sign)

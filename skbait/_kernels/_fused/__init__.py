@@ -197,7 +197,7 @@ def compile_info():
 
 
 def update_and_gains(pq, h, right, s, u, sign, halves, out_gains, kind="trace", *,
-                     threads=None):
+                     threads=None, beside=None):
     """Fused per-candidate part of one greedy step, in place on a block of rows.
 
     For every row ``x``: ``G_x ← C``-transform of ``(h @ right)[x]`` (as ``apply_c_(s, u,
@@ -230,6 +230,10 @@ def update_and_gains(pq, h, right, s, u, sign, halves, out_gains, kind="trace", 
     threads : int, default=None
         Threads for the pass; None asks :func:`choose_threads`. The result does not
         depend on it, bit for bit.
+    beside : callable, default=None
+        Work that does not touch these arrays, which the calling thread does while the
+        other threads start on the rows (the design state's update of ``M⁻¹`` and of its
+        members), then joins them; on one thread, before the rows.
 
     Returns
     -------
@@ -243,7 +247,7 @@ def update_and_gains(pq, h, right, s, u, sign, halves, out_gains, kind="trace", 
     ValueError
         On shapes, dtypes or memory layouts other than the above.
     """
-    return _run(pq, (h, right, s, u), float(sign), halves, out_gains, kind, threads)
+    return _run(pq, (h, right, s, u), float(sign), halves, out_gains, kind, threads, beside)
 
 
 def gains(pq, halves, out_gains, kind="trace", *, threads=None):
@@ -255,7 +259,7 @@ def gains(pq, halves, out_gains, kind="trace", *, threads=None):
     """
     if kind is None or kind == "none":
         raise ValueError("gains() needs kind='trace' or 'logdet'")
-    return _run(pq, None, 0.0, halves, out_gains, kind, threads)
+    return _run(pq, None, 0.0, halves, out_gains, kind, threads, None)
 
 
 def narrow_product(x, a, out):
@@ -344,7 +348,7 @@ def update_members(products, s, u, p_hat, q_hat=None, w_mat=None, *, sign):
     kernels["members"](g, s_np, u_np, p_np, q_np, w_np, float(sign))
 
 
-def _run(pq, update, sign, halves, out_gains, kind, threads):
+def _run(pq, update, sign, halves, out_gains, kind, threads, beside):
     kernels = _ready_kernels()
     if kind not in _KINDS:
         raise ValueError(f"kind must be 'trace', 'logdet' or None, got {kind!r}")
@@ -388,12 +392,13 @@ def _run(pq, update, sign, halves, out_gains, kind, threads):
         if lanes:
             args = (h_np, np.ascontiguousarray(right_np.T), pq_np, s_np, u_np, sign, code,
                     True, out_np)
-            parallel_rows(kernels["lanes"], args, units, int(threads), piece)
+            parallel_rows(kernels["lanes"], args, units, int(threads), piece,
+                          beside=beside)
         else:
             tile = tile_rows(k, halves)
             args = (h_np, right_np, pq_np, s_np, u_np, sign, code, out_np)
             parallel_rows(lambda *a: kernels["tile"](*a, tile), args, rows, int(threads),
-                          piece_rows(k, halves, tile), tile)
+                          piece_rows(k, halves, tile), tile, beside=beside)
     return out_gains
 
 

@@ -11,7 +11,7 @@ it.
 
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 from .._constants import PARALLEL_STATE_MIN
 
@@ -56,12 +56,19 @@ def piece_rows(k, halves, tile):
     return max(tile, rows // tile * tile)
 
 
-def parallel_rows(kernel, args, rows, threads, piece, unit=1):
+def parallel_rows(kernel, args, rows, threads, piece, unit=1, beside=None):
     """Run ``kernel`` over rows ``0:rows``: this thread and ``threads − 1`` pool workers
     take contiguous pieces of at most ``piece`` rows from a shared counter until none is
-    left. Pieces start at multiples of ``unit`` (the tiles), whatever ``threads`` is."""
+    left. Pieces start at multiples of ``unit`` (the tiles), whatever ``threads`` is.
+
+    ``beside`` (a callable, or None) is work independent of the rows that this thread
+    does first, while the workers start on the pieces; it then joins them. Its error, or
+    a worker's, is raised once every piece is done.
+    """
     threads = max(1, min(threads, rows))
     if threads == 1:
+        if beside is not None:
+            beside()
         kernel(*args, 0, rows)
         return
     share = -(-rows // threads)  # fewer rows than threads · piece: one piece each
@@ -81,7 +88,12 @@ def parallel_rows(kernel, args, rows, threads, piece, unit=1):
 
     pool = _executor(threads - 1)
     futures = [pool.submit(work) for _ in range(threads - 1)]
-    work()
+    try:
+        if beside is not None:
+            beside()
+        work()
+    finally:  # the workers may still hold pieces of the caller's arrays
+        wait(futures)
     for future in futures:
         future.result()
 
