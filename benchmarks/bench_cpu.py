@@ -13,7 +13,9 @@ its own start-up, and numba's compile or cache load is counted where it happens)
   outputs, ``F``, ``M⁻¹``, ``M⁻¹FM⁻¹`` and every candidate's first ``P_x, Q_x``).
 - **step**: the median forward greedy step inside those selects (``DesignState.add``
   with an update, timed in place), and of it the per-candidate pass
-  (``CandidateRows.update``); the rest is the ``D × D`` products and the member update.
+  (``CandidateRows.update``, with the update of ``M⁻¹`` and the members' update that run
+  on the calling thread beside it); the rest is three ``D × D`` products and the step's
+  small operations.
 - **roofline**: the step's FLOPs and bytes (below), this machine's float64 GEMM rate
   (2048² ``matmul``) and copy bandwidth (256 MB ``copy_``) measured in the same run at the
   same thread count; ``bound = max(FLOPs / GEMM rate, bytes / bandwidth)``. Beside it, the
@@ -32,7 +34,9 @@ the GEMM ``2·n·d·2k²``, the C-transform ``8·n·k²``, the rank-k update of 
 ``4·n·k³``, the gains' ``L D Lᵀ`` and congruence ``(2/3 + 2)·n·k³``, and four ``D × D × k``
 products (``M⁻¹U``, ``FR'``, ``M⁻¹FR'``, the update of ``M⁻¹``) ``8·D²·k`` FLOPs; it reads
 ``h``, ``s``, ``u`` and reads and writes ``[P | Q]`` once, and touches ``M⁻¹`` and ``F`` five
-times (``8·(n·d + 2n·k + 2·n·2k² + 5·D²)`` bytes). Each part gets its own bound too.
+times (``8·(n·d + 2n·k + 2·n·2k² + 5·D²)`` bytes). Each part gets its own bound too: the
+pass's counts the update of ``M⁻¹`` (``2·D²·k`` FLOPs, ``M⁻¹`` read and written), which
+runs beside it.
 
 Usage::
 
@@ -95,9 +99,9 @@ def timed_add(self, index, *, last=False, packed=None):
     if not last:
         steps.append(time.perf_counter() - start)
     return out
-def timed_update(self, *args):
+def timed_update(self, *args, **kwargs):
     start = time.perf_counter()
-    out = update(self, *args)
+    out = update(self, *args, **kwargs)
     passes.append(time.perf_counter() - start)
     return out
 loop_start = []
@@ -229,12 +233,14 @@ def _best(fn, reps):
 
 
 def step_work(n, d, k):
-    """(FLOPs, bytes) of one forward step's two parts, the per-candidate pass and the
-    ``D × D`` products: see the module docstring."""
+    """(FLOPs, bytes) of one forward step's two parts, the per-candidate pass with the
+    update of ``M⁻¹`` beside it, and the other three ``D × D`` products: see the module
+    docstring."""
     D = d * k
     per_row = 2 * d * 2 * k * k + 8 * k * k + 4 * k**3 + (2 / 3 + 2) * k**3
-    candidates = n * per_row, 8 * (n * d + 2 * n * k + 2 * n * 2 * k * k)
-    products = 8 * D * D * k, 8 * 5 * D * D
+    candidates = (n * per_row + 2 * D * D * k,
+                  8 * (n * d + 2 * n * k + 2 * n * 2 * k * k + 2 * D * D))
+    products = 6 * D * D * k, 8 * 3 * D * D
     return candidates, products
 
 
@@ -366,7 +372,7 @@ def main(argv=None):
             "direct 2B steps", "direct / fused", "fused compile or cache load"], ends)
     print("\nForward step against its roofline (ms; the median step inside the quiet selects).")
     _table(["config", "threads", "GFLOP", "MB", "GEMM GFLOP/s", "copy GB/s", "bound",
-            "fused step", "fused / bound", "its pass / pass bound",
+            "fused step", "fused / bound", "its pass (and beside it) / bound",
             "the pass's GEMM alone / at the GEMM rate", "that GEMM's GFLOP/s",
             "fused / bound with that GEMM",
             "its D×D part / part bound", "eager step", "eager / bound"], roofs)
