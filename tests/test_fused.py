@@ -24,7 +24,7 @@ from skbait._kernels._constants import ELIMINATION_MAX_K as _LDL_MAX_K  # noqa: 
 from skbait._kernels._linalg import logdet_planes, trace_solve_planes  # noqa: E402
 from skbait._kernels._numerics import torch_threads  # noqa: E402
 from skbait._kernels.woodbury import TraceState  # noqa: E402
-from skbait._kernels.fisher import apply_c_, softmax_factors  # noqa: E402
+from skbait._kernels.fisher import apply_c_, fisher_sum, softmax_factors  # noqa: E402
 
 F64 = torch.float64
 RTOL = 1e-12
@@ -480,6 +480,33 @@ def test_candidate_rows_are_in_the_lanes_layout_up_to_16_classes(k, lanes, monke
         assert got.shape == (n + 5,)
         _assert_close_rel(got, want, rtol=1e-10)
         assert torch.equal(got[n:], got[:5])
+
+
+@pytest.mark.parametrize("small_products", [True, False])
+def test_the_global_part_runs_beside_the_pass_only_on_the_loops_one_thread(
+        small_products, monkeypatch):
+    """With torch on one thread in the loop, the updates of M⁻¹ and of the members go to
+    the pass as its work beside; with torch's threads kept, after it; the picks agree."""
+    import skbait._kernels.threads as threads_module
+
+    if not small_products:  # every D × D × k product counts as large: torch keeps threads
+        monkeypatch.setattr(threads_module, "PARALLEL_PRODUCT_MIN", 0)
+    pool = _pool(300, 4, 3, seed=1)
+    m0, fisher = torch.eye(12, dtype=F64), fisher_sum(pool) / 300
+    state = TraceState(pool, m0 + fisher, fisher, removals=True)
+    assert state.global_beside is small_products
+    seen, update = [], type(state.rows).update
+
+    def spy(self, *args, beside=None, **kwargs):
+        seen.append(beside is not None)
+        return update(self, *args, beside=beside, **kwargs)
+
+    monkeypatch.setattr(type(state.rows), "update", spy)
+    picks = bait_kernel.greedy(state, 4, 8).indices
+    assert seen and all(b is small_products for b in seen)
+    again = TraceState(pool, m0 + fisher, fisher, removals=True)
+    again.global_beside = not small_products
+    assert list(bait_kernel.greedy(again, 4, 8).indices) == list(picks)
 
 
 @pytest.mark.parametrize("k,narrow", [(4, True), (16, True), (17, False)])

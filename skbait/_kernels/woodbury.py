@@ -229,10 +229,13 @@ class DesignState(GreedyState):
         self.eye = torch.eye(self.k, dtype=m0.dtype, device=m0.device)
         self.solver = SmallSolver(self.k, m0.device, m0.dtype)
         self.rows = CandidateRows(pool, chunk_size=chunk_size)
+        one_thread = loop_on_one_thread(self.rows.fused, pool.h.shape[1] * self.k, self.k)
         # the global part's small-k work in compiled code, on the loop's one thread: the
         # D × D × k products (times()) and the members' update (_update_members)
-        self.compiled_global = (self.k <= NARROW_MAX_K and loop_on_one_thread(
-            self.rows.fused, pool.h.shape[1] * self.k, self.k))
+        self.compiled_global = self.k <= NARROW_MAX_K and one_thread
+        # the global part's updates beside the rows' pass (_update), only on the loop's one
+        # thread: torch's threads would otherwise compete with the pass's for the cores
+        self.global_beside = one_thread
         # the members: rows in M, their factors, and their P̂_x relative to M without them
         self.members = []
         self.member_factors = pool.rows(slice(0, 0))
@@ -347,7 +350,8 @@ class DesignState(GreedyState):
     def _update(self, r, factor, sign, score):
         """One update of the whole state: the rows' (when ``score``: then their new
         scores are returned), the members' and ``M⁻¹``'s. The last two read neither the
-        rows nor each other's results, so they run on this thread beside the rows' pass
+        rows nor each other's results: while torch runs the loop on one thread
+        (:attr:`global_beside`), they run on this thread beside the rows' pass
         (:meth:`CandidateRows.update`)."""
         both, extra = self._directions(r, sign)
 
@@ -359,7 +363,11 @@ class DesignState(GreedyState):
         if score is None:
             global_part()
             return None
-        return self.rows.update(both, sign, score, self.kind, beside=global_part)
+        if self.global_beside:
+            return self.rows.update(both, sign, score, self.kind, beside=global_part)
+        gains = self.rows.update(both, sign, score, self.kind)
+        global_part()
+        return gains
 
     def _update_minv(self, r, factor, sign):
         self.minv.addmm_(r, r.T, alpha=-sign)
