@@ -291,6 +291,8 @@ def test_an_error_beside_the_pass_is_raised_once_every_row_is_done(monkeypatch):
                                     beside=fail)
         if threads == 2:  # the other thread took every piece before the error came out
             assert torch.equal(state, ref_state)
+        else:  # on one thread the work beside comes first: no row was touched
+            assert torch.equal(state, pq)
 
 
 def test_empty_block():

@@ -63,7 +63,8 @@ def parallel_rows(kernel, args, rows, threads, piece, unit=1, beside=None):
 
     ``beside`` (a callable, or None) is work independent of the rows that this thread
     does first, while the workers start on the pieces; it then joins them. Its error, or
-    a worker's, is raised once every piece is done.
+    a worker's, is raised once every piece is done; on one thread ``beside`` runs before
+    the rows, and its error leaves them untouched.
     """
     threads = max(1, min(threads, rows))
     if threads == 1:
