@@ -1,6 +1,8 @@
 """The thread policy of a whole selection (skbait/_kernels/threads.py): a small problem
-runs on one thread from its setup on, a large one keeps the caller's threads, and the
-caller's setting comes back afterwards, also after an error.
+runs on one thread from its setup on; so does torch when the compiled pass does the
+per-candidate work and the products and the setup's GEMMs are small, the pass keeping the
+caller's threads; a large one keeps the caller's threads; and the caller's setting comes
+back afterwards, also after an error.
 
 The loop's own policy (torch on one thread beside the compiled pass) is tested with the
 pass, in tests/test_fused.py.
@@ -9,12 +11,14 @@ pass, in tests/test_fused.py.
 import pytest
 import torch
 
+from skbait._kernels import _fused
 from skbait._kernels import bait as bait_kernel
 from skbait._kernels import logdet as logdet_kernel
-from skbait._kernels._constants import PARALLEL_STATE_MIN
+from skbait._kernels import woodbury
+from skbait._kernels._constants import PARALLEL_SETUP_MIN, PARALLEL_STATE_MIN
 from skbait._kernels._numerics import torch_threads
 from skbait._kernels.fisher import rank_one_factors, softmax_factors
-from skbait._kernels.threads import selection_threads
+from skbait._kernels.threads import selection_threads, thread_budget
 
 F64 = torch.float64
 
@@ -52,9 +56,10 @@ def test_small_selection_runs_on_one_thread_from_its_setup(monkeypatch, module, 
     assert seen == [1]
 
 
-def test_large_state_keeps_the_callers_threads(monkeypatch):
+def test_large_state_keeps_the_callers_threads_without_the_fused_pass(monkeypatch):
     # BAIT's state at the one-thread limit (two 1 × 1 blocks per candidate), then one
-    # candidate below it
+    # candidate below it; torch does the per-candidate work
+    monkeypatch.setattr(_fused, "available", lambda: False)
     n = PARALLEL_STATE_MIN // 2
     pool = rank_one_factors(torch.ones(n, 1, dtype=F64))
     with torch_threads(2):
@@ -63,6 +68,58 @@ def test_large_state_keeps_the_callers_threads(monkeypatch):
         with selection_threads(pool.rows(slice(0, n - 1)), 2):
             assert torch.get_num_threads() == 1
         assert torch.get_num_threads() == 2
+
+
+def _needs_the_fused_pass():
+    pytest.importorskip("numba", reason="numba is not installed: the fused pass needs it")
+    if not _fused.available():
+        pytest.fail(f"numba is installed but the fused pass is not available: "
+                    f"{_fused.compile_info()}")
+
+
+def test_with_the_fused_pass_torch_takes_one_thread_below_the_setup_limit():
+    # d = 64, k = 16: n·d²·k² = n·2^20, at the limit for n = 2^13; the state (two 16 × 16
+    # blocks per candidate) and the products (D = 1024) are large and small throughout
+    _needs_the_fused_pass()
+    d, k = 64, 16
+    n = PARALLEL_SETUP_MIN // (d * d * k * k)
+    assert n * 2 * k * k >= PARALLEL_STATE_MIN
+    pool = _softmax_pool(n, d, k)
+    with torch_threads(2):
+        with selection_threads(pool, 2):
+            assert torch.get_num_threads() == 2
+            assert thread_budget() == 2
+        with selection_threads(pool.rows(slice(0, n - 1)), 2):
+            assert torch.get_num_threads() == 1
+            assert thread_budget() == 2  # the pass keeps the caller's threads
+        assert torch.get_num_threads() == 2
+        assert thread_budget() == 2  # outside a selection: torch's own count
+
+
+def test_the_pass_keeps_the_callers_threads_while_torch_has_one(monkeypatch):
+    # a state above the one-thread limit, a small setup: torch runs the selection on one
+    # thread, and every pass over the candidates is given the caller's two
+    _needs_the_fused_pass()
+    seen = []
+    update = _fused.update_and_gains
+
+    def spy(*args, threads=None, **kwargs):
+        seen.append((torch.get_num_threads(), threads))
+        return update(*args, threads=threads, **kwargs)
+
+    def setup_spy(*args, **kwargs):  # the candidates' first blocks, in the setup
+        setup.append(torch.get_num_threads())
+        return quad_forms(*args, **kwargs)
+
+    setup, quad_forms = [], woodbury.quad_forms
+    monkeypatch.setattr(_fused, "update_and_gains", spy)
+    monkeypatch.setattr(woodbury, "quad_forms", setup_spy)
+    pool = _softmax_pool(PARALLEL_STATE_MIN // (2 * 8 * 8), 4, 8)
+    with torch_threads(2):
+        bait_kernel.bait_select_factors(pool, torch.zeros(32, 32, dtype=F64), 5, 3)
+        assert torch.get_num_threads() == 2
+    assert setup == [1]
+    assert seen and set(seen) == {(1, 2)}
 
 
 def test_large_products_keep_the_callers_threads():

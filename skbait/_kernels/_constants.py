@@ -48,6 +48,13 @@ PARALLEL_PRODUCT_MIN = 2**27
 #: products too, the whole selection runs on one thread (benchmarks/README.md,
 #: "bench_cpu.py").
 PARALLEL_STATE_MIN = 1 << 20
+#: With the fused CPU pass and small products, torch runs the whole selection on one
+#: thread (the pass keeps the caller's) while ``n·d²·k²`` is below this: the setup's GEMMs
+#: (about ``1.5·n·d²·k²`` FLOPs for BAIT) are then a small part of a setup that is mostly
+#: element-wise (10k × 64 × 10, n·d²·k² = 4·10⁹: 0.41 s on one thread, 0.44 s on two,
+#: quiet; 0.50 against 1.06 s beside a competitor), while at 20k × 128 × 10 (3·10¹⁰) one
+#: thread would cost 2.8 against 1.8 s (benchmarks/README.md).
+PARALLEL_SETUP_MIN = 2**33
 #: While torch runs the loop on one thread, its D × D × k products with k up to this many
 #: columns read the D × D matrix once in compiled code instead of through BLAS, whose
 #: packing copy of a matrix that comes cold from memory costs more than the product (one

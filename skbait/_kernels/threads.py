@@ -8,6 +8,10 @@ So (benchmarks/README.md, "bench_cpu.py"):
 - a whole selection whose per-candidate state and ``D × D × k`` products are both small
   (digits: 1197 candidates, ``D = 650``) runs on one thread, setup included: quiet, it is
   faster that way (0.33 against 0.55 s on two cores);
+- so does torch in a selection whose per-candidate work the compiled pass does, when its
+  products and its setup's GEMMs are small (10k × 64 × 10): its setup is then mostly
+  element-wise passes over the pool, no faster on two threads and, beside another
+  process, three times slower; the pass keeps the caller's threads (:func:`thread_budget`);
 - otherwise the setup keeps the caller's threads, and during the greedy loop torch is
   held to one thread when the compiled pass does the per-candidate work and the products
   left to torch are small (:func:`loop_threads`); the pass itself keeps the caller's
@@ -17,13 +21,24 @@ Each returns a context manager that restores the caller's setting, also on an er
 """
 
 import contextlib
+import contextvars
 
-from ._constants import PARALLEL_PRODUCT_MIN, PARALLEL_STATE_MIN
+import torch
+
+from . import _fused
+from ._constants import PARALLEL_PRODUCT_MIN, PARALLEL_SETUP_MIN, PARALLEL_STATE_MIN
 from ._numerics import torch_threads
 
+# torch's thread count when the running selection started (None outside one)
+_budget = contextvars.ContextVar("skbait_thread_budget", default=None)
 
+
+@contextlib.contextmanager
 def selection_threads(pool, n_matrices):
-    """The threads a whole selection on ``pool`` runs with: one when it is small.
+    """The threads a whole selection on ``pool`` runs with: torch's own are held to one
+    when the selection is small, or when the compiled pass will do its per-candidate
+    work and what is left to torch is small (the module docstring); the caller's count
+    stays the pass's :func:`thread_budget`.
 
     Parameters
     ----------
@@ -34,9 +49,23 @@ def selection_threads(pool, n_matrices):
     """
     n, d = pool.h.shape
     k = pool.s.shape[1]
-    small = (pool.h.device.type == "cpu" and n * n_matrices * k * k < PARALLEL_STATE_MIN
-             and _small_products(d * k, k))
-    return torch_threads(1) if small else contextlib.nullcontext()
+    cpu = pool.h.device.type == "cpu"
+    small_state = n * n_matrices * k * k < PARALLEL_STATE_MIN
+    small_setup = n * d * d * k * k < PARALLEL_SETUP_MIN and _fused.applies_to(pool.h)
+    one = cpu and _small_products(d * k, k) and (small_state or small_setup)
+    token = _budget.set(torch.get_num_threads())
+    try:
+        with torch_threads(1) if one else contextlib.nullcontext():
+            yield
+    finally:
+        _budget.reset(token)
+
+
+def thread_budget():
+    """The threads the compiled pass may use: torch's count when the running selection
+    started (:func:`selection_threads`), or torch's count now outside one."""
+    budget = _budget.get()
+    return torch.get_num_threads() if budget is None else budget
 
 
 def loop_threads(fused, d_params, k):

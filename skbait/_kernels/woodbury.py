@@ -43,7 +43,7 @@ from . import _fused
 from ._numerics import chunk_rows, duplicate_groups
 from .fisher import Factors, apply_c_, apply_ct_, quad_forms
 from .greedy import GreedyState
-from .threads import loop_on_one_thread, loop_threads
+from .threads import loop_on_one_thread, loop_threads, thread_budget
 
 
 class CandidateRows:
@@ -63,8 +63,9 @@ class CandidateRows:
         by default sized from ``d·k²`` and the device.
 
     On a CPU with numba, each chunk's update and scores run as one compiled pass over its
-    rows (:mod:`~skbait._kernels._fused`), on as many threads as torch had when the rows
-    were built (:attr:`threads`); elsewhere as torch operations, which pick the same batch.
+    rows (:mod:`~skbait._kernels._fused`), on the caller's threads (:attr:`threads`, the
+    :func:`~skbait._kernels.threads.thread_budget` when the rows were built); elsewhere as
+    torch operations, which pick the same batch.
     For ``k ≤ LANES_MAX_K`` the compiled pass keeps the blocks, and its own copy of ``s``
     and ``u``, in the lanes layout (:mod:`~skbait._kernels._fused._lanes`: ``LANES`` rows
     to a block, the row innermost, the last block padded with zero rows, whose scores are
@@ -85,14 +86,13 @@ class CandidateRows:
                                chunk_size=chunk_size)
         self.blocks = None
         self._buffer = None
-        self.fused = (h.device.type == "cpu" and h.dtype == torch.float64
-                      and _fused.available())
+        self.fused = _fused.applies_to(h)
         self.lanes = self.fused and k <= _fused.LANES_MAX_K
         # rows per unit of the blocks' first axis
         self.unit = _fused.LANES if self.lanes else 1
-        # the caller's thread budget, for the compiled pass: while the greedy loop runs,
-        # torch itself is held to one thread (DesignState.running)
-        self.threads = torch.get_num_threads()
+        # the caller's thread budget, for the compiled pass: torch itself may be held to
+        # one thread (selection_threads, DesignState.running)
+        self.threads = thread_budget()
         if self.fused:  # the compiled pass reads them in place
             self.factors = Factors(*(t.contiguous() for t in self.factors))
         h, s, u = self.factors

@@ -63,8 +63,8 @@ from ._lanes import LANES, LANES_MAX_K, _lanes_kernel
 from ._parallel import choose_threads, one_blas_thread, parallel_rows, piece_rows
 from ._pass import _rows_kernel, _tile_kernel, tile_rows
 
-__all__ = ["LANES", "LANES_MAX_K", "available", "choose_threads", "compile_info", "gains",
-           "narrow_product", "tile_rows", "update_and_gains", "update_members"]
+__all__ = ["LANES", "LANES_MAX_K", "applies_to", "available", "choose_threads", "compile_info",
+           "gains", "narrow_product", "tile_rows", "update_and_gains", "update_members"]
 
 _KINDS = {None: 0, "none": 0, "trace": 1, "logdet": 2}
 
@@ -179,6 +179,14 @@ def available():
     failed (:func:`compile_info` says why).
     """
     return _kernels() is not None
+
+
+def applies_to(h):
+    """Whether the fused path does the per-candidate work for rows with features ``h`` (a
+    torch tensor): float64 on the CPU, and :func:`available`."""
+    import torch
+
+    return h.device.type == "cpu" and h.dtype == torch.float64 and available()
 
 
 def compile_info():
