@@ -27,6 +27,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 from threadpoolctl import threadpool_limits
+import torch
 
 from reference import (
     bait_objective,
@@ -45,6 +46,7 @@ from skbait import (
 )
 from skbait._heads import SUPPORTED, head_task, last_layer, supported_models_table
 from skbait.utils._tags import get_tags
+from skbait.utils._validation import check_probabilities
 from skbait.utils.estimator_checks import check_sampler
 from test_bait import _problem
 
@@ -417,3 +419,26 @@ def test_models_page_includes_the_generated_table():
     assert include and include.group(1).endswith("supported_models.inc")
     conf = (ROOT / "docs" / "conf.py").read_text(encoding="utf-8")
     assert "supported_models_table()" in conf and "supported_models.inc" in conf
+
+
+# --- the check of predicted probabilities: the same for numpy arrays and torch tensors ---
+@pytest.mark.parametrize("convert", [
+    lambda p: p, lambda p: p.astype(np.float32), torch.from_numpy,
+    lambda p: torch.from_numpy(p).float(),
+])
+def test_probabilities_are_checked_alike_in_numpy_and_torch(convert):
+    proba = np.array([[0.25, 0.75], [0.5, 0.5], [1.0, 0.0]])
+    given = convert(proba)
+    assert check_probabilities(given, "hint") is given  # returned as it came
+    logits = proba.copy()
+    logits[1] = [2.0, -1.0]
+    with pytest.raises(ValueError, match=r"row 1 sums to 1 \(min -1\).*logits.*hint"):
+        check_probabilities(convert(logits), "hint")
+    negative = proba.copy()
+    negative[2] = [1.5, -0.5]  # sums to 1, but not a probability
+    with pytest.raises(ValueError, match=r"row 2 sums to 1 \(min -0.5\)"):
+        check_probabilities(convert(negative), "hint")
+    broken = proba.copy()
+    broken[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        check_probabilities(convert(broken), "hint")

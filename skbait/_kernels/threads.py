@@ -11,7 +11,8 @@ So (benchmarks/README.md, "bench_cpu.py"):
 - so does torch in a selection whose per-candidate work the compiled pass does, when its
   products and its setup's GEMMs are small (10k × 64 × 10): its setup is then mostly
   element-wise passes over the pool, no faster on two threads and, beside another
-  process, three times slower; the pass keeps the caller's threads (:func:`thread_budget`);
+  process, twice as slow (0.41 s on one thread, 0.44 s on two; beside a competitor 0.50
+  against 1.06 s); the pass keeps the caller's threads (:func:`thread_budget`);
 - otherwise the setup keeps the caller's threads, and during the greedy loop torch is
   held to one thread when the compiled pass does the per-candidate work and the products
   left to torch are small (:func:`loop_threads`); the pass itself keeps the caller's

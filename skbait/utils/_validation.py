@@ -64,16 +64,22 @@ def check_probabilities(proba, hint):
     Anything else (logits, log-probabilities) would give meaningless picks. ``hint`` says
     what is likely wrong where it came from. Returns ``proba``.
     """
-    values = torch.as_tensor(proba)
-    if not bool(torch.isfinite(values).all()):
+    if isinstance(proba, np.ndarray):  # numpy's reductions: no thread pool to wait for
+        finite, sums, lows = np.isfinite(proba).all(), proba.sum(axis=1, dtype=np.float64), \
+            proba.min(axis=1)
+    else:
+        values = torch.as_tensor(proba)
+        finite = torch.isfinite(values).all()
+        sums, lows = values.sum(dim=1, dtype=torch.float64), values.amin(dim=1)
+    if not bool(finite):
         raise ValueError("The predicted probabilities of X contain NaN or infinity.")
-    sums = values.sum(dim=1, dtype=torch.float64)
-    bad = (values.amin(dim=1) < 0) | ((sums - 1).abs() > PROBA_TOLERANCE)
+    bad = (lows < 0) | (abs(sums - 1) > PROBA_TOLERANCE)
     if not bool(bad.any()):
         return proba
-    row = int(torch.nonzero(bad)[0, 0])
+    bad, sums, lows = (np.asarray(torch.as_tensor(v).cpu()) for v in (bad, sums, lows))
+    row = int(np.flatnonzero(bad)[0])
     raise ValueError(
         f"The probabilities are not probabilities: row {row} sums to {float(sums[row]):.6g} "
-        f"(min {float(values[row].min()):.6g}), so they look like logits or "
+        f"(min {float(lows[row]):.6g}), so they look like logits or "
         f"log-probabilities. {hint}"
     )
