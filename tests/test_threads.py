@@ -92,6 +92,8 @@ def test_with_the_fused_pass_torch_takes_one_thread_below_the_setup_limit():
         with selection_threads(pool.rows(slice(0, n - 1)), 2):
             assert torch.get_num_threads() == 1
             assert thread_budget() == 2  # the pass keeps the caller's threads
+            with selection_threads(pool, 2):  # nested: still the outer caller's budget
+                assert thread_budget() == 2
         assert torch.get_num_threads() == 2
         assert thread_budget() == 2  # outside a selection: torch's own count
 

@@ -54,7 +54,7 @@ def selection_threads(pool, n_matrices):
     small_state = n * n_matrices * k * k < PARALLEL_STATE_MIN
     small_setup = n * d * d * k * k < PARALLEL_SETUP_MIN and _fused.applies_to(pool.h)
     one = cpu and _small_products(d * k, k) and (small_state or small_setup)
-    token = _budget.set(torch.get_num_threads())
+    token = _budget.set(thread_budget())  # the outer selection's, when one holds torch
     try:
         with torch_threads(1) if one else contextlib.nullcontext():
             yield
