@@ -2,12 +2,16 @@
 runs on one thread from its setup on; so does torch when the compiled pass does the
 per-candidate work and the products and the setup's GEMMs are small, the pass keeping the
 caller's threads; a large one keeps the caller's threads; and the caller's setting comes
-back afterwards, also after an error.
+back afterwards, also after an error. Beside another process, the compiled pass drops
+to one thread (its CoreWatch) and picks the same batch.
 
 The loop's own policy (torch on one thread beside the compiled pass) is tested with the
 pass, in tests/test_fused.py.
 """
 
+import time
+
+import numpy as np
 import pytest
 import torch
 
@@ -15,6 +19,7 @@ from skbait._kernels import _fused
 from skbait._kernels import bait as bait_kernel
 from skbait._kernels import logdet as logdet_kernel
 from skbait._kernels import woodbury
+from skbait._kernels._fused import _parallel
 from skbait._kernels._constants import PARALLEL_SETUP_MIN, PARALLEL_STATE_MIN
 from skbait._kernels._numerics import torch_threads
 from skbait._kernels.fisher import rank_one_factors, softmax_factors
@@ -130,3 +135,91 @@ def test_large_products_keep_the_callers_threads():
     with torch_threads(2):
         with selection_threads(pool, 2):
             assert torch.get_num_threads() == 2
+
+
+# -- the pass's threads beside another process (_fused.CoreWatch) ------------------------
+
+def test_core_watch_takes_one_thread_after_two_shared_passes_and_tries_again():
+    retry = _parallel._RETRY_AFTER
+    watch = _fused.CoreWatch(4)
+    assert watch.max_threads() == 4
+    watch.record(4, 0.5)
+    assert watch.max_threads() == 4  # one pass off its cores is not yet another process
+    watch.record(4, 0.99)
+    watch.record(4, 0.5)
+    watch.record(4, None)  # not measured: changes nothing
+    assert watch.max_threads() == 4 and not watch.shared
+    watch.record(4, 0.5)
+    assert watch.shared and watch.max_threads() == 1
+    for _ in range(retry):
+        assert watch.max_threads() == 1
+        watch.record(1, None)
+    assert watch.max_threads() == 4  # the whole budget again, once
+    watch.record(4, 0.6)  # still shared: a single pass says so
+    assert watch.max_threads() == 1
+    for _ in range(retry):
+        watch.record(1, None)
+    watch.record(4, 0.98)  # the other process has gone
+    assert not watch.shared and watch.max_threads() == 4
+    for _ in range(3 * retry):  # passes on one thread by choice change nothing
+        watch.record(1, None)
+    assert watch.max_threads() == 4
+
+
+class _Reports:
+    def __init__(self):
+        self.seen = []
+
+    def record(self, threads, share):
+        self.seen.append((threads, share))
+
+
+def test_parallel_rows_reports_how_long_its_threads_were_on_a_core(monkeypatch):
+    # a sleeping thread is off its core: whatever the machine's load, the share is small
+    def sleepy(lo, hi):
+        time.sleep(0.003)
+
+    reports = _Reports()
+    _parallel.parallel_rows(sleepy, (), 8, 2, 1, watch=reports)
+    _parallel.parallel_rows(sleepy, (), 8, 1, 1, watch=reports)
+    (threads, share), one = reports.seen
+    assert threads == 2 and 0 <= share < _parallel._SHARED_BELOW
+    assert one == (1, None)
+    # where the thread clock cannot resolve a pass, nothing is measured
+    monkeypatch.setattr(_parallel, "_CLOCK_RESOLUTION", 0.0)
+    _parallel.parallel_rows(sleepy, (), 8, 2, 1, watch=reports)
+    assert reports.seen[-1] == (2, None)
+
+
+def test_passes_beside_another_process_take_one_thread_and_the_same_picks(monkeypatch):
+    """Every pass made to look shared: after two, the passes run on one thread, with the
+    whole budget every few passes, and the selection picks what it picks otherwise."""
+    _needs_the_fused_pass()
+    pool = _softmax_pool(PARALLEL_STATE_MIN // (2 * 8 * 8), 4, 8)
+    minv = torch.zeros(32, 32, dtype=F64)
+
+    def select():
+        seen = []
+        update = _fused.update_and_gains
+
+        def spy(*args, threads=None, **kwargs):
+            seen.append(threads)
+            return update(*args, threads=threads, **kwargs)
+
+        with monkeypatch.context() as patch:
+            patch.setattr(_fused, "update_and_gains", spy)
+            with torch_threads(2):
+                picks = bait_kernel.bait_select_factors(pool, minv, 6, 4)
+        return picks, seen
+
+    quiet_picks, quiet = select()
+    assert set(quiet) == {2}
+    monkeypatch.setattr(_parallel, "_SHARED_BELOW", 2.0)  # no share of time is enough
+    monkeypatch.setattr(_parallel, "_RETRY_AFTER", 3)
+    picks, seen = select()
+    # the same bits whatever the threads: the same picks, gains and losses
+    for got, want in zip(picks, quiet_picks):
+        np.testing.assert_array_equal(got, want)
+    # the initial scores' pass (not spied) and the first update saw the cores shared; then
+    # three passes on one thread, a try of both, found shared again, and so on
+    assert len(seen) >= 6 and seen == ([2] + [1, 1, 1, 2] * len(seen))[:len(seen)], seen

@@ -64,8 +64,10 @@ class CandidateRows:
 
     On a CPU with numba, each chunk's update and scores run as one compiled pass over its
     rows (:mod:`~skbait._kernels._fused`), on the caller's threads (:attr:`threads`, the
-    :func:`~skbait._kernels.threads.thread_budget` when the rows were built); elsewhere as
-    torch operations, which pick the same batch.
+    :func:`~skbait._kernels.threads.thread_budget` when the rows were built), or on one
+    while another process shares the cores (:attr:`cores`, a
+    :class:`~skbait._kernels._fused.CoreWatch`); elsewhere as torch operations, which pick
+    the same batch.
     For ``k ≤ LANES_MAX_K`` the compiled pass keeps the blocks, and its own copy of ``s``
     and ``u``, in the lanes layout (:mod:`~skbait._kernels._fused._lanes`: ``LANES`` rows
     to a block, the row innermost, the last block padded with zero rows, whose scores are
@@ -91,8 +93,10 @@ class CandidateRows:
         # rows per unit of the blocks' first axis
         self.unit = _fused.LANES if self.lanes else 1
         # the caller's thread budget, for the compiled pass: torch itself may be held to
-        # one thread (selection_threads, DesignState.running)
+        # one thread (selection_threads, DesignState.running); the watch lowers it to one
+        # while another process shares the cores
         self.threads = thread_budget()
+        self.cores = _fused.CoreWatch(self.threads)
         if self.fused:  # the compiled pass reads them in place
             self.factors = Factors(*(t.contiguous() for t in self.factors))
         h, s, u = self.factors
@@ -122,7 +126,8 @@ class CandidateRows:
         for rows in self._chunks():
             if self.fused:
                 _fused.gains(self.blocks[rows], self.blocks.shape[2] // self.k,
-                             out[self._values(rows)], kind, threads=self._threads(rows))
+                             out[self._values(rows)], kind, threads=self._threads(rows),
+                             watch=self.cores)
             else:
                 out[rows] = score(self.blocks[rows])
         return self.expand(out)
@@ -154,7 +159,8 @@ class CandidateRows:
                 _fused.update_and_gains(block, hb, right, s[rows], u[rows], float(sign),
                                         halves, None if out is None else out[self._values(rows)],
                                         None if out is None else kind,
-                                        threads=self._threads(rows), beside=beside)
+                                        threads=self._threads(rows), beside=beside,
+                                        watch=self.cores)
                 beside = None
                 continue
             g = self._workspace(hb.shape[0] * k * halves * k).view(-1, k, halves * k)
@@ -170,7 +176,8 @@ class CandidateRows:
     def _threads(self, rows):
         block = self.blocks[rows]
         return _fused.choose_threads(block.shape[0] * self.unit, self.k,
-                                     block.shape[2] // self.k, max_threads=self.threads)
+                                     block.shape[2] // self.k,
+                                     max_threads=self.cores.max_threads())
 
     def _chunks(self):
         """Slices of the blocks' first axis (rows, or blocks of rows in the lanes layout)."""

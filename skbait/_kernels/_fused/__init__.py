@@ -60,11 +60,12 @@ import numpy as np
 from ._global import _members_kernel, _narrow_kernel
 from ._jit import IMPORT_ERROR, numba
 from ._lanes import LANES, LANES_MAX_K, _lanes_kernel
-from ._parallel import choose_threads, one_blas_thread, parallel_rows, piece_rows
+from ._parallel import CoreWatch, choose_threads, one_blas_thread, parallel_rows, piece_rows
 from ._pass import _rows_kernel, _tile_kernel, tile_rows
 
-__all__ = ["LANES", "LANES_MAX_K", "applies_to", "available", "choose_threads", "compile_info",
-           "gains", "narrow_product", "tile_rows", "update_and_gains", "update_members"]
+__all__ = ["LANES", "LANES_MAX_K", "CoreWatch", "applies_to", "available", "choose_threads",
+           "compile_info", "gains", "narrow_product", "tile_rows", "update_and_gains",
+           "update_members"]
 
 _KINDS = {None: 0, "none": 0, "trace": 1, "logdet": 2}
 
@@ -205,7 +206,7 @@ def compile_info():
 
 
 def update_and_gains(pq, h, right, s, u, sign, halves, out_gains, kind="trace", *,
-                     threads=None, beside=None):
+                     threads=None, beside=None, watch=None):
     """Fused per-candidate part of one greedy step, in place on a block of rows.
 
     For every row ``x``: ``G_x ← C``-transform of ``(h @ right)[x]`` (as ``apply_c_(s, u,
@@ -242,6 +243,10 @@ def update_and_gains(pq, h, right, s, u, sign, halves, out_gains, kind="trace", 
         Work that does not touch these arrays, which the calling thread does while the
         other threads start on the rows (the design state's update of ``M⁻¹`` and of its
         members), then joins them; on one thread, before the rows.
+    watch : CoreWatch, default=None
+        Told how many threads the pass ran on and how much of their time they were on a
+        core (the selection's :class:`CoreWatch`, which lowers ``threads`` while another
+        process shares the cores).
 
     Returns
     -------
@@ -255,19 +260,20 @@ def update_and_gains(pq, h, right, s, u, sign, halves, out_gains, kind="trace", 
     ValueError
         On shapes, dtypes or memory layouts other than the above.
     """
-    return _run(pq, (h, right, s, u), float(sign), halves, out_gains, kind, threads, beside)
+    return _run(pq, (h, right, s, u), float(sign), halves, out_gains, kind, threads, beside,
+                watch)
 
 
-def gains(pq, halves, out_gains, kind="trace", *, threads=None):
+def gains(pq, halves, out_gains, kind="trace", *, threads=None, watch=None):
     """The gains of :func:`update_and_gains` without an update (``CandidateRows.scores``).
 
     ``out_gains[x] = tr((I + P_x)⁻¹ Q_x)`` (``kind="trace"``, ``halves == 2``) or
     ``log det(I + P_x)`` (``kind="logdet"``) for every row of ``pq`` (not modified), in
-    either layout.
+    either layout. ``threads`` and ``watch`` as there.
     """
     if kind is None or kind == "none":
         raise ValueError("gains() needs kind='trace' or 'logdet'")
-    return _run(pq, None, 0.0, halves, out_gains, kind, threads, None)
+    return _run(pq, None, 0.0, halves, out_gains, kind, threads, None, watch)
 
 
 def narrow_product(x, a, out):
@@ -356,7 +362,7 @@ def update_members(products, s, u, p_hat, q_hat=None, w_mat=None, *, sign):
     kernels["members"](g, s_np, u_np, p_np, q_np, w_np, float(sign))
 
 
-def _run(pq, update, sign, halves, out_gains, kind, threads, beside):
+def _run(pq, update, sign, halves, out_gains, kind, threads, beside, watch):
     kernels = _ready_kernels()
     if kind not in _KINDS:
         raise ValueError(f"kind must be 'trace', 'logdet' or None, got {kind!r}")
@@ -389,11 +395,11 @@ def _run(pq, update, sign, halves, out_gains, kind, threads, beside):
             none = np.empty((0, 0, LANES))
             args = (np.empty((0, 0)), np.empty((0, 0)), pq_np, none, none, sign, code, False,
                     out_np)
-            parallel_rows(kernels["lanes"], args, units, int(threads), piece)
+            parallel_rows(kernels["lanes"], args, units, int(threads), piece, watch=watch)
         else:
             none = np.empty((rows, 0))
             args = (pq_np, none, none, none, sign, code, False, out_np)
-            parallel_rows(kernels["rows"], args, rows, int(threads), piece)
+            parallel_rows(kernels["rows"], args, rows, int(threads), piece, watch=watch)
         return out_gains
     h_np, right_np, s_np, u_np = _update_operands(update, pq_np.shape, lanes)
     with one_blas_thread(_state["blas"]):
@@ -401,12 +407,12 @@ def _run(pq, update, sign, halves, out_gains, kind, threads, beside):
             args = (h_np, np.ascontiguousarray(right_np.T), pq_np, s_np, u_np, sign, code,
                     True, out_np)
             parallel_rows(kernels["lanes"], args, units, int(threads), piece,
-                          beside=beside)
+                          beside=beside, watch=watch)
         else:
             tile = tile_rows(k, halves)
             args = (h_np, right_np, pq_np, s_np, u_np, sign, code, out_np)
             parallel_rows(lambda *a: kernels["tile"](*a, tile), args, rows, int(threads),
-                          piece_rows(k, halves, tile), tile, beside=beside)
+                          piece_rows(k, halves, tile), tile, beside=beside, watch=watch)
     return out_gains
 
 

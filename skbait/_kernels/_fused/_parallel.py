@@ -7,10 +7,15 @@ of threads or the thread that runs them: the result does not depend on the numbe
 threads, bit for bit. While they run, the process's BLAS is held to one thread
 (:class:`one_blas_thread`) so that each tile's ``dgemm`` runs on the thread that called
 it.
+
+A :class:`CoreWatch` follows one selection's passes: when their threads were on a core
+for only part of the time they worked, another process shares the cores, and the passes
+run on one thread, trying the whole budget again now and then.
 """
 
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor, wait
 
 from .._constants import PARALLEL_STATE_MIN
@@ -19,6 +24,18 @@ from .._constants import PARALLEL_STATE_MIN
 # 0.2 to 1 ms on one core): small enough that a thread preempted by another process holds
 # up one piece rather than half of the pass, large enough that handing them out is free.
 _PIECE_ENTRIES = 1 << 16
+# A pass whose threads were on a core for less than this share of the time they worked
+# shares the cores with another process. Measured inside 10k selects on two cores: quiet,
+# 0.90 to 1.00 (median 0.997); beside one CPU-bound process, 0.30 to 0.98 (median 0.50:
+# the scheduler leaves the competitor one core and the pass's two threads take turns on
+# the other, so that a second thread only adds its waits; benchmarks/README.md).
+_SHARED_BELOW = 0.75
+# Passes of a watched sequence that run on one thread before one tries the whole budget
+# again, to see whether the other process has gone
+_RETRY_AFTER = 16
+# thread_time() resolves a pass's time on a core only where its clock is this fine
+# (1 ns on Linux; on some systems it advances in steps of a scheduler tick)
+_CLOCK_RESOLUTION = 1e-6
 
 _lock = threading.Lock()
 _pool = None
@@ -56,7 +73,52 @@ def piece_rows(k, halves, tile):
     return max(tile, rows // tile * tile)
 
 
-def parallel_rows(kernel, args, rows, threads, piece, unit=1, beside=None):
+class CoreWatch:
+    """The threads of a sequence of passes (one selection's), lowered to one while another
+    process keeps the cores busy.
+
+    :func:`parallel_rows` reports to it the share of the time each pass's threads spent on
+    a core. Two passes in a row below ``_SHARED_BELOW`` mean that the threads wait for
+    each other's time slices more than they work side by side: the following passes get
+    one thread, and every ``_RETRY_AFTER``-th of them the whole budget again, which stays
+    if that pass's threads were on a core. A pass's result does not depend on its number
+    of threads, bit for bit, so neither do the picks.
+
+    Parameters
+    ----------
+    budget : int
+        The most threads a pass may use (the caller's thread budget).
+    """
+
+    def __init__(self, budget):
+        self.budget = int(budget)
+        self.shared = False
+        self._low = 0  # passes in a row whose threads were on a core too little
+        self._since = 0  # one-thread passes since the cores were last found shared
+
+    def max_threads(self):
+        """The most threads the next pass may use."""
+        if self.shared and self._since < _RETRY_AFTER:
+            return 1
+        return self.budget
+
+    def record(self, threads, share):
+        """A pass ran on ``threads`` threads, which were on a core for ``share`` of the
+        time they worked (None: not measured)."""
+        if threads <= 1 or share is None:
+            self._since += self.shared
+            return
+        self._low = self._low + 1 if share < _SHARED_BELOW else 0
+        was = self.shared
+        self.shared = self._low >= (1 if was else 2)
+        self._since = 0
+
+
+def _clock_resolves_passes():
+    return time.get_clock_info("thread_time").resolution <= _CLOCK_RESOLUTION
+
+
+def parallel_rows(kernel, args, rows, threads, piece, unit=1, beside=None, watch=None):
     """Run ``kernel`` over rows ``0:rows``: this thread and ``threads − 1`` pool workers
     take contiguous pieces of at most ``piece`` rows from a shared counter until none is
     left. Pieces start at multiples of ``unit`` (the tiles), whatever ``threads`` is.
@@ -64,13 +126,17 @@ def parallel_rows(kernel, args, rows, threads, piece, unit=1, beside=None):
     ``beside`` (a callable, or None) is work independent of the rows that this thread
     does first, while the workers start on the pieces; it then joins them. Its error, or
     a worker's, is raised once every piece is done; on one thread ``beside`` runs before
-    the rows, and its error leaves them untouched.
+    the rows, and its error leaves them untouched. ``watch`` (a :class:`CoreWatch`, or
+    None) is told how many threads ran and, for more than one, the share of the time they
+    worked that they spent on a core.
     """
     threads = max(1, min(threads, rows))
     if threads == 1:
         if beside is not None:
             beside()
         kernel(*args, 0, rows)
+        if watch is not None:
+            watch.record(1, None)
         return
     share = -(-rows // threads)  # fewer rows than threads · piece: one piece each
     piece = max(unit, min(-(-share // unit) * unit, piece))
@@ -78,25 +144,33 @@ def parallel_rows(kernel, args, rows, threads, piece, unit=1, beside=None):
     n_pieces = len(bounds) - 1
     counter = iter(range(n_pieces))
     lock = threading.Lock()
+    measure = watch is not None and _clock_resolves_passes()
+    times = []  # (on a core, elapsed) of each thread, from its start to its last piece
 
-    def work():
+    def work(first=None):
+        start, on_core = (time.perf_counter(), time.thread_time()) if measure else (0, 0)
+        if first is not None:
+            first()
         while True:
             with lock:
                 i = next(counter, None)
             if i is None:
-                return
+                break
             kernel(*args, bounds[i], bounds[i + 1])
+        if measure:
+            times.append((time.thread_time() - on_core, time.perf_counter() - start))
 
     pool = _executor(threads - 1)
     futures = [pool.submit(work) for _ in range(threads - 1)]
     try:
-        if beside is not None:
-            beside()
-        work()
+        work(beside)
     finally:  # the workers may still hold pieces of the caller's arrays
         wait(futures)
     for future in futures:
         future.result()
+    if watch is not None:
+        elapsed = sum(t for _, t in times)
+        watch.record(threads, sum(c for c, _ in times) / elapsed if elapsed > 0 else None)
 
 
 def _forget_pool():  # in a forked child the pool's threads do not exist
