@@ -16,7 +16,10 @@ So (benchmarks/README.md, "bench_cpu.py"):
 - otherwise the setup keeps the caller's threads, and during the greedy loop torch is
   held to one thread when the compiled pass does the per-candidate work and the products
   left to torch are small (:func:`loop_threads`); the pass itself keeps the caller's
-  threads (:func:`~skbait._kernels._fused.choose_threads`).
+  threads (:func:`~skbait._kernels._fused.choose_threads`);
+- and while another process keeps the cores busy, the pass runs on one thread (the
+  selection's :class:`~skbait._kernels._fused.CoreWatch`, which sees its threads wait for
+  their time slices and tries the whole budget again every few passes).
 
 Each returns a context manager that restores the caller's setting, also on an error.
 """

@@ -49,8 +49,8 @@ def choose_threads(n_rows, k, halves=2, *, max_threads=None):
     Below ``PARALLEL_STATE_MIN`` entries of state (``n_rows·k·halves·k``, 8 MB) the pass
     takes a few milliseconds and one thread is about as fast; above, every
     thread helps, and since the rows are handed out in small pieces a thread preempted by
-    another process only delays its current piece: with one CPU-bound competitor on two
-    cores, two threads still take at most the quiet one-thread time (benchmarks/README.md).
+    another process only delays its current piece. A :class:`CoreWatch` passes a lower
+    ``max_threads`` while another process keeps the cores busy.
     """
     if max_threads is None:
         try:
