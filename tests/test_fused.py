@@ -244,6 +244,34 @@ def test_identical_rows_identical_gains(k, halves, kind, monkeypatch):
         assert torch.equal(state, results[0][0]) and torch.equal(out, results[0][1])
 
 
+def _at_offset(array, offset):
+    """A C-contiguous copy of ``array`` whose data start ``offset`` bytes past a 64-byte
+    boundary."""
+    buf = np.empty(array.size + 16)
+    start = (64 - buf.ctypes.data % 64) % 64 // 8 + offset // 8
+    out = buf[start:start + array.size].reshape(array.shape)
+    out[...] = array
+    return out
+
+
+@pytest.mark.parametrize("layout", ["rows", "lanes"])
+def test_where_the_operands_lie_in_memory_does_not_change_a_bit(layout):
+    # vector loads that straddle cache lines are slower, and the pass aligns its own work
+    # arrays: the arithmetic, and so every bit, must not depend on either
+    pq, (h, right), s, u = _problem(300, 10, 2, 1.0, seed=11)
+    (pq, h, s, u), _ = _layout(layout, pq, h, s, u)
+    results = []
+    for offset in (0, 8, 32):
+        state, hh, ss, uu = (_at_offset(t.numpy(), offset) for t in (pq, h, s, u))
+        out = _at_offset(np.zeros(pq.shape[0] * (_fused.LANES if layout == "lanes" else 1)),
+                         offset)
+        _fused.update_and_gains(state, hh, right, ss, uu, 1.0, 2, out, threads=1)
+        results.append((state, out))
+    for state, out in results[1:]:
+        np.testing.assert_array_equal(state, results[0][0])
+        np.testing.assert_array_equal(out, results[0][1])
+
+
 def test_threads_and_pieces_do_not_change_the_result(monkeypatch):
     rows, k = 2000, 6
     pq, hr, s, u = _problem(rows, k, 2, 1.0, seed=2)

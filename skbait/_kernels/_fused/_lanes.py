@@ -53,10 +53,20 @@ def _lanes_kernel(h, right_t, pq, s, u, sign, kind, update, out, lo, hi):  # pra
     the gains (``kind``: 0 none, 1 trace, 2 log-det) into ``out``."""
     k = pq.shape[1]
     hk = pq.shape[2]
-    y = np.empty((k * hk if update else 0, LANES))
-    scaled = np.empty((k, LANES))
-    t = np.empty(LANES)
-    z = np.empty((k, hk if kind == 1 else k, LANES))
+    y_rows = k * hk if update else 0
+    z_cols = hk if kind == 1 else k
+    # the work arrays in one allocation, from a 64-byte boundary: numba aligns to 32 bytes,
+    # and a 64-byte vector load that straddles two cache lines costs two (the update and
+    # the gains took up to 1.5 times as long, by where the allocator put them)
+    work = np.empty((y_rows + k + 1 + k * z_cols) * LANES + 7)
+    offset = (64 - work.ctypes.data % 64) % 64 // 8
+    y = work[offset:offset + y_rows * LANES].reshape((y_rows, LANES))
+    offset += y_rows * LANES
+    scaled = work[offset:offset + k * LANES].reshape((k, LANES))
+    offset += k * LANES
+    t = work[offset:offset + LANES]
+    offset += LANES
+    z = work[offset:offset + k * z_cols * LANES].reshape((k, z_cols, LANES))
     for b in range(lo, hi):
         pb = pq[b]
         if update:
