@@ -17,8 +17,9 @@ its own start-up, and numba's compile or cache load is counted where it happens)
   on the calling thread beside it); the rest is three ``D × D`` products and the step's
   small operations.
 - **roofline**: the step's FLOPs and bytes (below), this machine's float64 GEMM rate
-  (2048² ``matmul``) and copy bandwidth (256 MB ``copy_``) measured in the same run at the
-  same thread count; ``bound = max(FLOPs / GEMM rate, bytes / bandwidth)``. Beside it, the
+  (2048² ``matmul``, the better of torch's BLAS and numpy's) and copy bandwidth (256 MB
+  ``copy_``) measured in the same run at the same thread count;
+  ``bound = max(FLOPs / GEMM rate, bytes / bandwidth)``. Beside it, the
   pass's GEMM alone (:func:`tile_gemm_seconds`: the same tiles, threads and BLAS, nothing
   else), against that GEMM's FLOPs at the 2048² rate: BLAS runs an inner dimension of
   ``d = 64`` well below its large-matrix rate, and no fusion of the rest lowers that part.
@@ -167,19 +168,40 @@ def _child(config, threads, path, direct=False, competitor=False):
 
 
 def machine_rates(threads, reps=5):
-    """float64 GEMM rate (GFLOP/s) and copy bandwidth (GB/s, read + write) at ``threads``."""
+    """float64 GEMM rate (GFLOP/s) and copy bandwidth (GB/s, read + write) at ``threads``,
+    and the GEMM rates of torch's BLAS and numpy's: the rate is the better of the two
+    (on AMD, MKL takes its AVX2 kernels; an OpenBLAS told ``OPENBLAS_CORETYPE`` may take
+    AVX-512 ones)."""
+    import numpy as np
+    import threadpoolctl
+
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
         a = torch.randn(2048, 2048, dtype=torch.float64)
         b = torch.randn(2048, 2048, dtype=torch.float64)
         c = torch.empty(2048, 2048, dtype=torch.float64)
+        a_np, b_np, c_np = a.numpy(), b.numpy(), c.numpy()
         src = torch.randn(32 * 2**20, dtype=torch.float64)  # 256 MB
         dst = torch.empty_like(src)
-        return (2 * 2048**3 / _best(lambda: torch.matmul(a, b, out=c), reps) / 1e9,
-                2 * src.numel() * 8 / _best(lambda: dst.copy_(src), reps) / 1e9)
+        flops = 2 * 2048**3
+        with threadpoolctl.threadpool_limits(threads, user_api="blas"):
+            rates = (flops / _best(lambda: torch.matmul(a, b, out=c), reps) / 1e9,
+                     flops / _best(lambda: np.matmul(a_np, b_np, out=c_np), reps) / 1e9)
+        return (max(rates), 2 * src.numel() * 8 / _best(lambda: dst.copy_(src), reps) / 1e9,
+                rates)
     finally:
         torch.set_num_threads(before)
+
+
+def blas_kernels():
+    """The OpenBLAS libraries in this process and the CPU kernels each chose."""
+    import scipy.linalg  # noqa: F401  (the BLAS that numba's np.dot calls)
+    import threadpoolctl
+
+    return ", ".join(f"{os.path.basename(lib['filepath'])} {lib['version']}: "
+                     f"{lib.get('architecture')}"
+                     for lib in threadpoolctl.threadpool_info() if lib["user_api"] == "blas")
 
 
 def tile_gemm_seconds(n, d, k, threads, reps=5):
@@ -297,9 +319,12 @@ def main(argv=None):
         print(f"fused kernels ready in a fresh process: cold {times['cold'][0]:.2f} s "
               f"({times['cold'][1]}), warm {times['warm'][0]:.2f} s ({times['warm'][1]}); "
               f"`import numba` {times['warm'][2]:.2f} s")
-    rates = {t: machine_rates(t) for t in (1, 2)}
-    print("machine: " + "; ".join(f"{t} thread{'s' if t > 1 else ''}: GEMM {g:.1f} GFLOP/s, "
-                                  f"copy {b:.1f} GB/s" for t, (g, b) in rates.items()))
+    measured = {t: machine_rates(t) for t in (1, 2)}
+    rates = {t: (gemm, copy) for t, (gemm, copy, _) in measured.items()}
+    print("machine: " + "; ".join(
+        f"{t} thread{'s' if t > 1 else ''}: GEMM {g:.1f} GFLOP/s (torch {each[0]:.1f}, "
+        f"numpy {each[1]:.1f}), copy {b:.1f} GB/s" for t, (g, b, each) in measured.items()))
+    print(f"BLAS: {blas_kernels()}; OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')}")
     print()
     ends, roofs, loads = [], [], []
     for config in configs:

@@ -448,6 +448,15 @@ def test_compile_info():
     info = _fused.compile_info()
     assert info["source"] in {"compiled", "cache"} and info["seconds"] >= 0
     assert info["numba"] == numba.__version__
+    # the BLAS that the tiles' np.dot calls (scipy's, through numba) is among those listed
+    import scipy.linalg  # noqa: F401  (loaded by the compile already)
+    import threadpoolctl
+
+    apis = {entry["internal_api"] for entry in info["blas"]}
+    assert apis and apis <= {"openblas", "mkl", "blis", "flexiblas"}
+    listed = {entry["filepath"] for entry in info["blas"]}
+    assert {lib["filepath"] for lib in threadpoolctl.threadpool_info()
+            if lib["user_api"] == "blas" and "scipy" in lib["filepath"]} <= listed
 
 
 def test_choose_threads():

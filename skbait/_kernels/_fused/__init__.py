@@ -112,6 +112,16 @@ def _compile():
     }
 
 
+def _blas_info(controller):
+    """The BLAS libraries loaded in this process, as threadpoolctl sees them: which one,
+    its version and the CPU kernels it chose (OpenBLAS's ``architecture``)."""
+    if controller is None:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        return []
+    keys = ("internal_api", "version", "architecture", "filepath")
+    return [{key: info.get(key) for key in keys}
+            for info in controller.info() if info.get("user_api") == "blas"]
+
+
 def _blas_controller():
     """threadpoolctl's handle on the BLAS that the tiles' ``dgemm`` calls (loaded by now)."""
     try:
@@ -159,6 +169,7 @@ def _kernels():
                 try:
                     _state["kernel"], _state["info"] = _compile()
                     _state["blas"] = _blas_controller()
+                    _state["info"]["blas"] = _blas_info(_state["blas"])
                 except Exception as exc:  # no numba, or it cannot compile here
                     _state["error"] = exc
     return _state["kernel"]
@@ -197,7 +208,12 @@ def compile_info():
     -------
     dict
         ``seconds`` (compile or cache load, including numba's import of the cached code),
-        ``source`` (``"compiled"`` or ``"cache"``), ``cache_dir`` and ``numba`` version;
+        ``source`` (``"compiled"`` or ``"cache"``), ``cache_dir``, ``numba`` version and
+        ``blas``: the BLAS libraries loaded (``internal_api``, ``version``,
+        ``architecture``, ``filepath``), among them the one the pass's tiles call. An
+        OpenBLAS's ``architecture`` is the CPU kernels it took when it loaded, which the
+        environment's ``OPENBLAS_CORETYPE`` overrides: held to ``"Haswell"`` (AVX2) on a
+        CPU with AVX-512, its GEMM runs at about half its rate (:doc:`/user_guide/cpu`);
         or ``{"error": ...}``; or ``{}`` before the first use.
     """
     if _state["error"] is not None:
