@@ -141,29 +141,45 @@ def test_large_products_keep_the_callers_threads():
 
 def test_core_watch_takes_one_thread_after_two_shared_passes_and_tries_again():
     retry = _parallel._RETRY_AFTER
-    watch = _fused.CoreWatch(4)
-    assert watch.max_threads() == 4
-    watch.record(4, 0.5)
-    assert watch.max_threads() == 4  # one pass off its cores is not yet another process
-    watch.record(4, 0.99)
-    watch.record(4, 0.5)
-    watch.record(4, None)  # not measured: changes nothing
-    assert watch.max_threads() == 4 and not watch.shared
-    watch.record(4, 0.5)
+    watch = _fused.CoreWatch(2)
+    assert watch.max_threads() == 2
+    watch.record(2, 0.5)
+    assert watch.max_threads() == 2  # one pass off its cores is not yet another process
+    watch.record(2, 0.99)
+    watch.record(2, 0.5)
+    watch.record(2, None)  # not measured: changes nothing
+    assert watch.max_threads() == 2 and not watch.shared
+    watch.record(2, 0.5)  # two threads that got one core's worth
     assert watch.shared and watch.max_threads() == 1
     for _ in range(retry):
         assert watch.max_threads() == 1
         watch.record(1, None)
-    assert watch.max_threads() == 4  # the whole budget again, once
-    watch.record(4, 0.6)  # still shared: a single pass says so
+    assert watch.max_threads() == 2  # the whole budget again, once
+    watch.record(2, 0.6)  # still shared: a single pass says so
     assert watch.max_threads() == 1
     for _ in range(retry):
         watch.record(1, None)
-    watch.record(4, 0.98)  # the other process has gone
-    assert not watch.shared and watch.max_threads() == 4
+    watch.record(2, 0.98)  # the other process has gone
+    assert not watch.shared and watch.max_threads() == 2
     for _ in range(3 * retry):  # passes on one thread by choice change nothing
         watch.record(1, None)
+    assert watch.max_threads() == 2
+
+
+def test_core_watch_keeps_the_cores_worth_of_threads_they_got():
+    retry = _parallel._RETRY_AFTER
+    watch = _fused.CoreWatch(8)
+    watch.record(8, 0.5)
+    watch.record(8, 0.45)  # 3.6 cores' worth: four threads
     assert watch.max_threads() == 4
+    for _ in range(retry):  # passes on those four (or fewer) threads are not tries
+        watch.record(4, 0.99)
+        watch.record(3, None)
+    assert watch.max_threads() == 8
+    watch.record(8, 0.3)  # a try: 2.4 cores' worth now
+    assert watch.max_threads() == 2
+    watch.record(2, 0.99)
+    assert watch.max_threads() == 2
 
 
 class _Reports:
@@ -192,8 +208,9 @@ def test_parallel_rows_reports_how_long_its_threads_were_on_a_core(monkeypatch):
 
 
 def test_passes_beside_another_process_take_one_thread_and_the_same_picks(monkeypatch):
-    """Every pass made to look shared: after two, the passes run on one thread, with the
-    whole budget every few passes, and the selection picks what it picks otherwise."""
+    """Every pass made to look shared (its threads on a core half the time they measured):
+    after two, the passes run on one thread, with the whole budget every few passes, and
+    the selection picks what it picks otherwise."""
     _needs_the_fused_pass()
     pool = _softmax_pool(PARALLEL_STATE_MIN // (2 * 8 * 8), 4, 8)
     minv = torch.zeros(32, 32, dtype=F64)
@@ -214,7 +231,12 @@ def test_passes_beside_another_process_take_one_thread_and_the_same_picks(monkey
 
     quiet_picks, quiet = select()
     assert set(quiet) == {2}
-    monkeypatch.setattr(_parallel, "_SHARED_BELOW", 2.0)  # no share of time is enough
+    record = _fused.CoreWatch.record
+
+    def half(self, threads, share):  # as if the two threads took turns on one core
+        return record(self, threads, None if share is None else share / 2)
+
+    monkeypatch.setattr(_fused.CoreWatch, "record", half)
     monkeypatch.setattr(_parallel, "_RETRY_AFTER", 3)
     picks, seen = select()
     # the same bits whatever the threads: the same picks, gains and losses

@@ -9,8 +9,9 @@ threads, bit for bit. While they run, the process's BLAS is held to one thread
 it.
 
 A :class:`CoreWatch` follows one selection's passes: when their threads were on a core
-for only part of the time they worked, another process shares the cores, and the passes
-run on one thread, trying the whole budget again now and then.
+for only part of the time they worked, other processes share the cores, and the passes
+run on fewer threads (one, on two cores beside one busy process), trying the whole
+budget again now and then.
 """
 
 import os
@@ -74,15 +75,16 @@ def piece_rows(k, halves, tile):
 
 
 class CoreWatch:
-    """The threads of a sequence of passes (one selection's), lowered to one while another
-    process keeps the cores busy.
+    """The threads of a sequence of passes (one selection's), lowered while other processes
+    keep the cores busy.
 
     :func:`parallel_rows` reports to it the share of the time each pass's threads spent on
     a core. Two passes in a row below ``_SHARED_BELOW`` mean that the threads wait for
     each other's time slices more than they work side by side: the following passes get
-    one thread, and every ``_RETRY_AFTER``-th of them the whole budget again, which stays
-    if that pass's threads were on a core. A pass's result does not depend on its number
-    of threads, bit for bit, so neither do the picks.
+    as many threads as the cores' worth of time those threads got (one, on two cores
+    beside one CPU-bound process), and every ``_RETRY_AFTER``-th of them the whole budget
+    again, which stays if that pass's threads were on a core. A pass's result does not
+    depend on its number of threads, bit for bit, so neither do the picks.
 
     Parameters
     ----------
@@ -92,25 +94,33 @@ class CoreWatch:
 
     def __init__(self, budget):
         self.budget = int(budget)
-        self.shared = False
+        self.lowered = None  # the threads while the cores are shared, else None
         self._low = 0  # passes in a row whose threads were on a core too little
-        self._since = 0  # one-thread passes since the cores were last found shared
+        self._since = 0  # passes on the lowered threads since the last try of the budget
+
+    @property
+    def shared(self):
+        """Whether the last passes found the cores shared with another process."""
+        return self.lowered is not None
 
     def max_threads(self):
         """The most threads the next pass may use."""
-        if self.shared and self._since < _RETRY_AFTER:
-            return 1
+        if self.lowered is not None and self._since < _RETRY_AFTER:
+            return self.lowered
         return self.budget
 
     def record(self, threads, share):
         """A pass ran on ``threads`` threads, which were on a core for ``share`` of the
-        time they worked (None: not measured)."""
-        if threads <= 1 or share is None:
-            self._since += self.shared
+        time they worked (None: not measured). While the cores are shared, a pass on at
+        most the lowered threads only counts towards the next try of the budget."""
+        if share is None or threads <= (self.lowered or 1):
+            self._since += self.lowered is not None
             return
         self._low = self._low + 1 if share < _SHARED_BELOW else 0
-        was = self.shared
-        self.shared = self._low >= (1 if was else 2)
+        if self._low >= (1 if self.lowered is not None else 2):
+            self.lowered = max(1, int(share * threads + 0.5))  # the cores' worth they got
+        else:
+            self.lowered = None
         self._since = 0
 
 
