@@ -31,8 +31,8 @@ _PIECE_ENTRIES = 1 << 16
 # the scheduler leaves the competitor one core and the pass's two threads take turns on
 # the other, so that a second thread only adds its waits; benchmarks/README.md).
 _SHARED_BELOW = 0.75
-# Passes of a watched sequence that run on one thread before one tries the whole budget
-# again, to see whether the other process has gone
+# Passes of a watched sequence that run on the lowered threads before one tries the whole
+# budget again, to see whether the other processes have gone
 _RETRY_AFTER = 16
 # thread_time() resolves a pass's time on a core only where its clock is this fine
 # (1 ns on Linux; on some systems it advances in steps of a scheduler tick)
