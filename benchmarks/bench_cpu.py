@@ -195,13 +195,14 @@ def machine_rates(threads, reps=5):
 
 
 def blas_kernels():
-    """The OpenBLAS libraries in this process and the CPU kernels each chose."""
-    import scipy.linalg  # noqa: F401  (the BLAS that numba's np.dot calls)
-    import threadpoolctl
+    """The BLAS libraries that the compiled pass finds loaded (``_fused.compile_info``),
+    and the CPU kernels each chose."""
+    from skbait._kernels import _fused
 
+    _fused.available()  # loads the kernels, and with them the BLAS that np.dot calls
     return ", ".join(f"{os.path.basename(lib['filepath'])} {lib['version']}: "
-                     f"{lib.get('architecture')}"
-                     for lib in threadpoolctl.threadpool_info() if lib["user_api"] == "blas")
+                     f"{lib['architecture']}"
+                     for lib in _fused.compile_info().get("blas", []))
 
 
 def tile_gemm_seconds(n, d, k, threads, reps=5):

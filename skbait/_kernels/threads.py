@@ -17,9 +17,10 @@ So (benchmarks/README.md, "bench_cpu.py"):
   held to one thread when the compiled pass does the per-candidate work and the products
   left to torch are small (:func:`loop_threads`); the pass itself keeps the caller's
   threads (:func:`~skbait._kernels._fused.choose_threads`);
-- and while another process keeps the cores busy, the pass runs on one thread (the
-  selection's :class:`~skbait._kernels._fused.CoreWatch`, which sees its threads wait for
-  their time slices and tries the whole budget again every few passes).
+- and while other processes keep the cores busy, the pass runs on the cores' worth of
+  threads it gets (one, on two cores beside one busy process: the selection's
+  :class:`~skbait._kernels._fused.CoreWatch`, which sees its threads wait for their time
+  slices and tries the whole budget again every few passes).
 
 Each returns a context manager that restores the caller's setting, also on an error.
 """

@@ -64,8 +64,8 @@ class CandidateRows:
 
     On a CPU with numba, each chunk's update and scores run as one compiled pass over its
     rows (:mod:`~skbait._kernels._fused`), on the caller's threads (:attr:`threads`, the
-    :func:`~skbait._kernels.threads.thread_budget` when the rows were built), or on one
-    while another process shares the cores (:attr:`cores`, a
+    :func:`~skbait._kernels.threads.thread_budget` when the rows were built), or on fewer
+    while other processes share the cores (:attr:`cores`, a
     :class:`~skbait._kernels._fused.CoreWatch`); elsewhere as torch operations, which pick
     the same batch.
     For ``k ≤ LANES_MAX_K`` the compiled pass keeps the blocks, and its own copy of ``s``
@@ -93,8 +93,8 @@ class CandidateRows:
         # rows per unit of the blocks' first axis
         self.unit = _fused.LANES if self.lanes else 1
         # the caller's thread budget, for the compiled pass: torch itself may be held to
-        # one thread (selection_threads, DesignState.running); the watch lowers it to one
-        # while another process shares the cores
+        # one thread (selection_threads, DesignState.running); the watch lowers it while
+        # other processes share the cores
         self.threads = thread_budget()
         self.cores = _fused.CoreWatch(self.threads)
         if self.fused:  # the compiled pass reads them in place
