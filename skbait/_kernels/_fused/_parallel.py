@@ -29,7 +29,11 @@ _PIECE_ENTRIES = 1 << 16
 # shares the cores with another process. Measured inside 10k selects on two cores: quiet,
 # 0.90 to 1.00 (median 0.997); beside one CPU-bound process, 0.30 to 0.98 (median 0.50:
 # the scheduler leaves the competitor one core and the pass's two threads take turns on
-# the other, so that a second thread only adds its waits; benchmarks/README.md).
+# the other, so that a second thread only adds its waits; benchmarks/README.md). On a
+# virtual machine the hypervisor's steal counts as off a core too: at the smallest
+# parallel state (8 MB, ~1.5 ms passes) a quiet guest measured 0.45 to 0.65 in 5 to 10 %
+# of passes, with no wait on the guest's run queue (/proc/.../schedstat), during bursts
+# of steal in /proc/stat; two in a row then lower the threads until the next try.
 _SHARED_BELOW = 0.75
 # Passes of a watched sequence that run on the lowered threads before one tries the whole
 # budget again, to see whether the other processes have gone
