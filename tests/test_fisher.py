@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from reference import fisher_factor
+from skbait._kernels import _fused
 from skbait._kernels import fisher as fisher_module
 from skbait._kernels.fisher import Factors, fisher_sum, quad_forms
 
@@ -36,6 +37,13 @@ def _symmetric(rng, size):
     return a + a.T
 
 
+def _needs_the_compiled_route():
+    pytest.importorskip("numba", reason="numba is not installed: the compiled route needs it")
+    if not _fused.available():
+        pytest.fail(f"numba is installed but its kernels are unavailable: "
+                    f"{_fused.compile_info()}")
+
+
 SHAPES = [(23, 1, 3), (23, 2, 1), (17, 3, 2), (19, 5, 4), (13, 9, 2), (11, 12, 1),
           (9, 40, 2), (7, 4, 7)]
 
@@ -57,11 +65,54 @@ def test_quad_forms_match_explicit_factors(monkeypatch, n, d, k, n_matrices, row
 
 
 @pytest.mark.parametrize("n, d, k", SHAPES)
+def test_compiled_quad_forms_match_explicit_factors(monkeypatch, n, d, k):
+    """The packed route's contraction in compiled code (``threads``), where the shape takes
+    that route; the result does not depend on the threads, bit for bit."""
+    _needs_the_compiled_route()
+    calls, contraction = [], _fused.pair_contraction
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs["threads"])
+        return contraction(*args, **kwargs)
+
+    monkeypatch.setattr(_fused, "pair_contraction", spy)
+    factors, dense = _pool(n, d, k, seed=d * k + 1)
+    rng = np.random.default_rng(n + 1)
+    mats = [torch.from_numpy(_symmetric(rng, d * k)) for _ in range(2)]
+    got = [quad_forms(factors, mats, chunk_size=5, threads=t) for t in (1, 2)]
+    assert bool(calls) == fisher_module._packs_features(d, k * (k + 1))
+    assert torch.equal(got[0], got[1])
+    want = np.concatenate([np.einsum("xpa,pq,xqb->xab", dense, m.numpy(), dense)
+                           for m in mats], axis=2)
+    np.testing.assert_allclose(got[0].numpy(), want, rtol=0, atol=1e-13 * np.abs(want).max())
+
+
+@pytest.mark.parametrize("n, d, k", SHAPES)
 def test_fisher_sum_matches_explicit_factors(n, d, k):
     factors, dense = _pool(n, d, k, seed=d + k)
     got = fisher_sum(factors, chunk_size=4).numpy()
     want = np.einsum("xpa,xqa->pq", dense, dense)
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-13 * np.abs(want).max())
+
+
+@pytest.mark.parametrize("n, d, k", SHAPES)
+def test_compiled_fisher_sum_matches_explicit_factors(monkeypatch, n, d, k):
+    """The packed route's GEMM in compiled code (``threads``), where the shape takes that
+    route; the result does not depend on the threads, bit for bit."""
+    _needs_the_compiled_route()
+    calls, gram = [], _fused.pair_gram
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs["threads"])
+        return gram(*args, **kwargs)
+
+    monkeypatch.setattr(_fused, "pair_gram", spy)
+    factors, dense = _pool(n, d, k, seed=d + k + 1)
+    got = [fisher_sum(factors, chunk_size=4, threads=t) for t in (1, 2)]
+    assert bool(calls) == (d < 5 * k * (k + 1) // 2)  # the compiled route's shapes
+    assert torch.equal(got[0], got[1])
+    want = np.einsum("xpa,xqa->pq", dense, dense)
+    np.testing.assert_allclose(got[0].numpy(), want, rtol=0, atol=1e-13 * np.abs(want).max())
 
 
 @pytest.mark.parametrize("d, k", [(5, 4), (12, 1), (40, 2)])

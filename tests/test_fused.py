@@ -444,6 +444,105 @@ def test_narrow_product_rejects_bad_inputs():
         _fused.narrow_product(x, a, torch.empty(3, 2, dtype=F64))
 
 
+def _pairs_reference(h):
+    """Every row's i ≤ j feature pairs, in the order of torch.triu_indices."""
+    first, second = torch.triu_indices(h.shape[1], h.shape[1])
+    return h[:, first] * h[:, second]
+
+
+@pytest.mark.parametrize("n,d,width", [(1, 1, 1), (5, 3, 2), (37, 6, 9), (64, 4, 1)])
+def test_pair_contraction_matches_its_definition(n, d, width):
+    gen = torch.Generator().manual_seed(n + d)
+    h = torch.randn(n, d, generator=gen, dtype=F64)
+    stacked = torch.randn(d * (d + 1) // 2, width, generator=gen, dtype=F64)
+    before = h.clone(), stacked.clone()
+    out = torch.full((n, width), float("nan"), dtype=F64)  # every entry must be written
+    assert _fused.pair_contraction(h, stacked, out, threads=2) is out
+    torch.testing.assert_close(out, _pairs_reference(h) @ stacked, rtol=1e-13, atol=1e-13)
+    assert torch.equal(h, before[0]) and torch.equal(stacked, before[1]), "inputs changed"
+
+
+def test_pair_contraction_does_not_depend_on_the_threads(monkeypatch):
+    # blocks of 8 rows: 61 rows make seven whole blocks and a short one, shared unevenly
+    monkeypatch.setattr(_fused, "block_rows", lambda d: 8)
+    gen = torch.Generator().manual_seed(5)
+    h = torch.randn(61, 7, generator=gen, dtype=F64)
+    stacked = torch.randn(28, 11, generator=gen, dtype=F64)
+    results = [_fused.pair_contraction(h, stacked, torch.empty(61, 11, dtype=F64),
+                                       threads=t) for t in (1, 2, 3)]
+    assert all(torch.equal(r, results[0]) for r in results[1:])
+    torch.testing.assert_close(results[0], _pairs_reference(h) @ stacked, rtol=1e-13,
+                               atol=1e-13)
+
+
+def test_pair_contraction_blocks():
+    from skbait._kernels._fused._setup import _BLOCK_MAX_ROWS, _BLOCK_MIN_ROWS
+
+    assert _fused.block_rows(64) == _BLOCK_MAX_ROWS  # 2080 pairs: 256 rows take 4 MB
+    assert _fused.block_rows(128) == 254  # 8256 pairs: 16 MB
+    assert _fused.block_rows(4096) == _BLOCK_MIN_ROWS
+
+
+def test_pair_contraction_rejects_bad_inputs():
+    h, stacked = torch.ones(4, 3, dtype=F64), torch.ones(6, 2, dtype=F64)
+    with pytest.raises(ValueError, match="float64"):
+        _fused.pair_contraction(h.float(), stacked, torch.empty(4, 2, dtype=F64))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        _fused.pair_contraction(torch.ones(3, 4, dtype=F64).T, stacked,
+                                torch.empty(4, 2, dtype=F64))
+    with pytest.raises(ValueError, match=r"\(d\(d \+ 1\)/2, W\)"):
+        _fused.pair_contraction(h, stacked[:5], torch.empty(4, 2, dtype=F64))
+    with pytest.raises(ValueError, match=r"\(n, W\)"):
+        _fused.pair_contraction(h, stacked, torch.empty(4, 3, dtype=F64))
+    empty = torch.empty(0, 2, dtype=F64)
+    assert _fused.pair_contraction(torch.ones(0, 3, dtype=F64), stacked, empty) is empty
+
+
+@pytest.mark.parametrize("n,d,m", [(1, 1, 1), (5, 3, 2), (37, 6, 9), (300, 23, 3)])
+def test_pair_gram_matches_its_definition(n, d, m):
+    # d = 23: 276 pairs, two ranges of GRAM_PAIRS, the second short
+    gen = torch.Generator().manual_seed(n + d)
+    h = torch.randn(n, d, generator=gen, dtype=F64)
+    g = torch.randn(n, m, generator=gen, dtype=F64)
+    start = torch.randn(d * (d + 1) // 2, m, generator=gen, dtype=F64)
+    before = h.clone(), g.clone()
+    total = start.clone()
+    assert _fused.pair_gram(h, g, total, threads=2) is total
+    torch.testing.assert_close(total, start + _pairs_reference(h).T @ g, rtol=1e-13,
+                               atol=1e-13)
+    assert torch.equal(h, before[0]) and torch.equal(g, before[1]), "inputs changed"
+
+
+def test_pair_gram_does_not_depend_on_the_threads():
+    # 595 pairs: two whole ranges and a short one, shared unevenly; 1100 rows: two whole
+    # blocks and a short one
+    gen = torch.Generator().manual_seed(6)
+    h = torch.randn(1100, 34, generator=gen, dtype=F64)
+    g = torch.randn(1100, 4, generator=gen, dtype=F64)
+    results = [_fused.pair_gram(h, g, torch.zeros(595, 4, dtype=F64), threads=t)
+               for t in (1, 2, 3)]
+    assert all(torch.equal(r, results[0]) for r in results[1:])
+    torch.testing.assert_close(results[0], _pairs_reference(h).T @ g, rtol=1e-13,
+                               atol=1e-13)
+
+
+def test_pair_gram_rejects_bad_inputs():
+    h, g = torch.ones(4, 3, dtype=F64), torch.ones(4, 2, dtype=F64)
+    with pytest.raises(ValueError, match="float64"):
+        _fused.pair_gram(h, g.float(), torch.zeros(6, 2, dtype=F64))
+    with pytest.raises(ValueError, match="writable"):
+        _fused.pair_gram(h, g, _read_only(np.zeros((6, 2))))
+    with pytest.raises(ValueError, match=r"\(d\(d \+ 1\)/2, m\)"):
+        _fused.pair_gram(h, g, torch.zeros(5, 2, dtype=F64))
+    with pytest.raises(ValueError, match=r"\(n, m\)"):
+        _fused.pair_gram(h, g[:3], torch.zeros(6, 2, dtype=F64))
+
+
+def _read_only(array):
+    array.setflags(write=False)
+    return array
+
+
 def test_compile_info():
     info = _fused.compile_info()
     assert info["source"] in {"compiled", "cache"} and info["seconds"] >= 0

@@ -15,7 +15,7 @@ from ._numerics import exact_matmul
 from .design import check_same_layer, pool_fisher, reference_start, refresh_interval
 from .distributed import global_rows, local_part, sharded
 from .greedy import greedy
-from .threads import selection_threads
+from .threads import selection_threads, setup_threads
 from .woodbury import TraceState
 
 
@@ -104,6 +104,7 @@ def bait_select_factors(pool, labeled_sum, n_labeled, n_select, *, alpha=1.0, ov
         if fisher == "identity":
             target = torch.eye(pool.n_params, dtype=m0.dtype, device=m0.device)
         else:
-            target = pool_fisher(labeled_sum, pool, n_labeled, chunk_size=chunk_size)
+            target = pool_fisher(labeled_sum, pool, n_labeled, chunk_size=chunk_size,
+                                 threads=setup_threads(local_part(pool), TraceState.n_matrices))
         return bait_greedy(pool.scaled(weight), target, m0, n_select, n_forward,
                            chunk_size=chunk_size, refresh_every=refresh_interval(m0.device))

@@ -35,14 +35,15 @@ def reference_start(labeled_sum, n_labeled, n_select, alpha):
     return alpha * eye + labeled_sum * (weight / n_select), weight
 
 
-def pool_fisher(labeled_sum, pool, n_labeled, *, chunk_size=None):
+def pool_fisher(labeled_sum, pool, n_labeled, *, chunk_size=None, threads=None):
     """``F``: the mean pointwise Fisher over the labeled set and the pool ``Factors``.
 
     On a shard of the pool (:mod:`skbait._kernels.distributed`) the sum runs over every
-    shard.
+    shard. ``threads``: as for :func:`~skbait._kernels.fisher.fisher_sum`.
     """
     pool = local_part(pool)
-    return (labeled_sum + reduce_sum(fisher_sum(pool, chunk_size=chunk_size))) / (
+    local = fisher_sum(pool, chunk_size=chunk_size, threads=threads)
+    return (labeled_sum + reduce_sum(local)) / (
         n_labeled + global_rows(pool.h.shape[0])
     )
 

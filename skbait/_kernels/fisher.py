@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 import torch
 
+from . import _fused
 from ._numerics import chunk_rows
 
 
@@ -110,12 +111,15 @@ def _unpack_symmetric(packed, k, a, b):
     return full
 
 
-def fisher_sum(factors, *, chunk_size=None):
+def fisher_sum(factors, *, chunk_size=None, threads=None):
     """``Σ_x I(x) = Σ_x (h hᵀ) ⊗ (C_x C_xᵀ)`` as a ``D × D`` matrix.
 
     Costs ``O(n d² k²/4)`` in one GEMM per chunk: both factors of the Kronecker product
     are symmetric, so only the ``i ≤ j`` feature pairs and the ``a ≤ b`` output pairs
-    are summed. The ``n × D × k`` tensor is never built.
+    are summed. The ``n × D × k`` tensor is never built. With ``threads`` (as for
+    :func:`quad_forms`), the pairs' GEMM runs as
+    :func:`~skbait._kernels._fused.pair_gram` on that many threads; the result does not
+    depend on ``threads``.
     """
     h, s, u = factors
     n, d = h.shape
@@ -126,11 +130,16 @@ def fisher_sum(factors, *, chunk_size=None):
     # the i ≤ j pairs of h ⊗ h (d(d + 1)/2 entries) or h ⊗ g (d·m). The second GEMM also
     # sums the j < i pairs, but its wide output runs at a better rate: measured on two
     # threads, the first is faster up to d ≈ 2m (10k × 64 × 10: 0.20 against 0.27 s;
-    # 20k × 128 × 10: 1.00 against 0.91 s; benchmarks/README.md)
-    packed = d < 2 * m
-    if packed:
+    # 20k × 128 × 10: 1.00 against 0.91 s; benchmarks/README.md). Compiled on two threads
+    # (pair_gram), the first against torch's second on two threads, 20k rows: d/m = 2.3
+    # (d = 128, k = 10) 0.57 against 0.95 s, 4.7 (256, 10) 2.4 against 3.3 s, 6.1 (128, 6)
+    # 0.31 against 0.35 s, 6.4 (64, 4) 0.078 against 0.057 s: up to d ≈ 5m
+    compiled = threads is not None and d < 5 * m
+    packed = compiled or d < 2 * m
+    if packed:  # [(a ≤ b), (i ≤ j)], or its transpose on the compiled route
         fa, fb = _pairs(d, h.device)
-        total = torch.zeros((m, fa.shape[0]), dtype=h.dtype, device=h.device)
+        total = torch.zeros((fa.shape[0], m) if compiled else (m, fa.shape[0]),
+                            dtype=h.dtype, device=h.device)
     else:
         total = torch.zeros((d, d * m), dtype=h.dtype, device=h.device)
     width = fa.shape[0] + d if packed else d * m  # with the copy of hᵀ, when packed
@@ -139,24 +148,28 @@ def fisher_sum(factors, *, chunk_size=None):
     step = chunk_rows(n, width + 2 * k * k + m, device=h.device, dtype=h.dtype,
                       chunk_size=chunk_size, cached=not packed)
     # one buffer for every chunk: a fresh multi-megabyte tensor per chunk costs page faults
-    buffer = h.new_empty((fa.shape[0], min(step, n)) if packed else (min(step, n), width))
+    # (the compiled route keeps its pairs in its own small buffers)
+    buffer = None if compiled else h.new_empty((fa.shape[0], min(step, n)) if packed
+                                               else (min(step, n), width))
     for start in range(0, n, step):
         part = factors.rows(slice(start, start + step))
         c = Factors.c_matrix(part.s, part.u)
         g = (c @ c.transpose(1, 2))[:, a, b]
-        if packed:  # [(a ≤ b), (i ≤ j)]: the pairs' rows along the GEMM's inner axis
+        if compiled:  # [(i ≤ j), (a ≤ b)]
+            _fused.pair_gram(part.h.contiguous(), g.contiguous(), total, threads=threads)
+        elif packed:  # [(a ≤ b), (i ≤ j)]: the pairs' rows along the GEMM's inner axis
             total.addmm_(g.T, _pair_products(part.h, buffer[:, : part.h.shape[0]]).T)
         else:
             rows = buffer[: part.h.shape[0]]
             _outer(part.h, g, rows)
             total.addmm_(part.h.T, rows)
     if packed:  # [(a ≤ b), (i ≤ j)] -> [i, j, (a ≤ b)]
-        total = _unpack_symmetric(total, d, fa, fb).permute(1, 2, 0)
+        total = _unpack_symmetric(total.T if compiled else total, d, fa, fb).permute(1, 2, 0)
     full = _unpack_symmetric(total.reshape(d, d, m), k, a, b)  # [i, j, a, b]
     return full.permute(0, 2, 1, 3).reshape(d * k, d * k)
 
 
-def quad_forms(factors, matrices, *, chunk_size=None):
+def quad_forms(factors, matrices, *, chunk_size=None, threads=None):
     """``V_xᵀ A V_x`` for every point and every symmetric ``D × D`` matrix in ``matrices``.
 
     Returns one tensor of shape (n, k, len(matrices)·k): the ``k × k`` results side by
@@ -164,6 +177,12 @@ def quad_forms(factors, matrices, *, chunk_size=None):
     ``O(n d² k²/4)`` per matrix: ``Σ_ij h_i h_j A[i, a, j, b]`` runs over the ``i ≤ j``
     feature pairs (the ``(i, j)`` and ``(j, i)`` terms of ``A`` added first) and keeps
     only the ``a ≤ b`` entries of the symmetric result.
+
+    With ``threads`` (an int: the rows are float64 on the CPU and the compiled kernels
+    are available), the pairs' contraction runs as
+    :func:`~skbait._kernels._fused.pair_contraction` on that many threads, in pieces (a
+    thread preempted by another process holds up one piece), and the result does not
+    depend on ``threads``. Otherwise it is torch's, on torch's threads.
     """
     h, s, u = factors
     n, d = h.shape
@@ -191,17 +210,23 @@ def quad_forms(factors, matrices, *, chunk_size=None):
     if not packed:
         stacked = stacked.reshape(d, -1)  # [i, (j, matrix, pair)]
     out = torch.empty((n, k, len(matrices) * k), dtype=h.dtype, device=h.device)
-    row_width = stacked.shape[0] if packed else d * width
+    compiled = packed and threads is not None
+    row_width = width if compiled else stacked.shape[0] if packed else d * width
     step, _ = quad_forms_chunk(n, d, k, len(matrices), device=h.device, dtype=h.dtype,
                                chunk_size=chunk_size)
     # one orientation for every chunk, so that a row's blocks do not depend on its chunk
     rows_outside = _rows_outside(min(step, n), width)
-    # reused, as in fisher_sum
-    buffer = h.new_empty((row_width, min(step, n)) if packed else (min(step, n), row_width))
+    # reused, as in fisher_sum (the compiled route's pairs stay in its own small buffers)
+    buffer = h.new_empty((row_width, min(step, n)) if packed and not compiled
+                         else (min(step, n), row_width))
     for start in range(0, n, step):
         rows = slice(start, start + step)
         hc = h[rows]
-        if packed and rows_outside:  # [(matrix, pair), row]
+        if compiled:  # [row, (matrix, pair)]
+            inner = _fused.pair_contraction(hc.contiguous(), stacked, buffer[: hc.shape[0]],
+                                            threads=threads)
+            parts = inner.view(-1, len(matrices), m).transpose(0, 1)
+        elif packed and rows_outside:  # [(matrix, pair), row]
             inner = stacked.T @ _pair_products(hc, buffer[:, : hc.shape[0]])
             parts = inner.view(len(matrices), m, -1).transpose(1, 2)
         elif packed:  # [row, (matrix, pair)]

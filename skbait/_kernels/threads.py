@@ -66,6 +66,18 @@ def selection_threads(pool, n_matrices):
         _budget.reset(token)
 
 
+def setup_threads(pool, n_matrices):
+    """Threads for the compiled contractions of a selection's setup over ``pool`` (``F``
+    and every candidate's first blocks), or None where the compiled kernels do not apply
+    to its rows (torch then does them, on its own threads): as many of the caller's
+    (:func:`thread_budget`) as a pass over these rows takes
+    (:func:`~skbait._kernels._fused.choose_threads`: one for a small state)."""
+    if not _fused.applies_to(pool.h):
+        return None
+    return _fused.choose_threads(pool.h.shape[0], pool.s.shape[1], n_matrices,
+                                 max_threads=thread_budget())
+
+
 def thread_budget():
     """The threads the compiled pass may use: torch's count when the running selection
     started (:func:`selection_threads`), or torch's count now outside one."""

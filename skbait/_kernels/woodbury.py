@@ -43,7 +43,7 @@ from . import _fused
 from ._numerics import chunk_rows, duplicate_groups
 from .fisher import Factors, apply_c_, apply_ct_, quad_forms
 from .greedy import GreedyState
-from .threads import loop_on_one_thread, loop_threads, thread_budget
+from .threads import loop_on_one_thread, loop_threads, setup_threads, thread_budget
 
 
 class CandidateRows:
@@ -103,8 +103,10 @@ class CandidateRows:
         self.pass_factors = Factors(h, _lanes(s), _lanes(u)) if self.lanes else self.factors
 
     def recompute(self, matrices):
-        """Every row's blocks from scratch, for the symmetric ``D × D`` ``matrices``."""
-        blocks = quad_forms(self.factors, matrices, chunk_size=self.chunk_size)
+        """Every row's blocks from scratch, for the symmetric ``D × D`` ``matrices`` (with
+        the compiled kernels, on :func:`~skbait._kernels.threads.setup_threads`)."""
+        blocks = quad_forms(self.factors, matrices, chunk_size=self.chunk_size,
+                            threads=setup_threads(self.factors, len(matrices)))
         self.blocks = _lanes(blocks) if self.lanes else blocks
 
     def row(self, index):

@@ -62,10 +62,11 @@ from ._jit import IMPORT_ERROR, numba
 from ._lanes import LANES, LANES_MAX_K, _lanes_kernel
 from ._parallel import CoreWatch, choose_threads, one_blas_thread, parallel_rows, piece_rows
 from ._pass import _rows_kernel, _tile_kernel, tile_rows
+from ._setup import GRAM_PAIRS, _gram_kernel, _pairs_kernel, block_rows
 
 __all__ = ["LANES", "LANES_MAX_K", "CoreWatch", "applies_to", "available", "choose_threads",
-           "compile_info", "gains", "narrow_product", "tile_rows", "update_and_gains",
-           "update_members"]
+           "compile_info", "gains", "narrow_product", "pair_contraction", "pair_gram",
+           "tile_rows", "update_and_gains", "update_members"]
 
 _KINDS = {None: 0, "none": 0, "trace": 1, "logdet": 2}
 
@@ -87,6 +88,9 @@ def _signatures():
         "narrow": (_narrow_kernel, numba.void(f8[:, ::1], f8[:, ::1], f8[:, ::1])),
         "members": (_members_kernel, numba.void(f8[:, :, ::1], f8[:, ::1], f8[:, ::1],
                                                 f8[:, :, ::1], f8[:, :, ::1], f8[:, ::1], f8)),
+        "pairs": (_pairs_kernel, numba.void(f8[:, ::1], f8[:, ::1], f8[:, ::1], i8, i8, i8)),
+        "gram": (_gram_kernel, numba.void(f8[:, ::1], f8[:, ::1], i8[::1], i8[::1], f8[:, ::1],
+                                          i8, i8)),
     }
 
 
@@ -160,6 +164,17 @@ def _self_check(kernels):
                        np.zeros((1, 1)), 1.0)
     if members[0][0, 0, 0] != -0.5 or members[1][0, 0, 0] != -0.5:
         raise RuntimeError(f"the member update's self-check gave {members!r} instead of -0.5")
+    # h = [1, 2]: pairs [1, 2, 4], their sum 7 (two rows, one per GEMM call)
+    sums = np.empty((2, 1))
+    kernels["pairs"](np.array([[1.0, 2.0], [1.0, 2.0]]), np.ones((3, 1)), sums, 1, 0, 2)
+    if not (sums == 7.0).all():
+        raise RuntimeError(f"the pair contraction's self-check gave {sums!r} instead of 7")
+    # the same two rows (as hᵀ), g = 1 each: Σ pairs = [2, 4, 8], added to 1
+    gram = np.ones((3, 1))
+    kernels["gram"](np.array([[1.0, 1.0], [2.0, 2.0]]), np.ones((2, 1)),
+                    np.array([0, 0, 1]), np.array([0, 1, 1]), gram, 0, 3)
+    if not (gram[:, 0] == [3.0, 5.0, 9.0]).all():
+        raise RuntimeError(f"the pair Gram's self-check gave {gram!r} instead of [3, 5, 9]")
 
 
 def _kernels():
@@ -326,6 +341,87 @@ def narrow_product(x, a, out):
                          f"{out_np.shape}")
     kernels["narrow"](x_np, a_np, out_np)
     return out
+
+
+def pair_contraction(h, stacked, out, *, threads=1):
+    """``out ← pairs(h) @ stacked``: every row's ``i ≤ j`` feature pairs ``h_i h_j`` (in
+    the order of ``torch.triu_indices(d, d)``) contracted with ``stacked``.
+
+    The GEMM of :func:`~skbait._kernels.fisher.quad_forms`' packed route (its docstring),
+    on ``threads`` threads in pieces of whole blocks of :func:`block_rows` rows, each
+    multiplied by one single-threaded BLAS call: which calls are made does not depend on
+    ``threads``, and neither does the result, bit for bit.
+
+    Parameters
+    ----------
+    h : ndarray or torch.Tensor of shape (n, d)
+        Read only.
+    stacked : ndarray or torch.Tensor of shape (d(d + 1)/2, W)
+        Read only.
+    out : ndarray or torch.Tensor of shape (n, W)
+        Written. All three float64, C-contiguous, on the CPU.
+    threads : int, default=1
+
+    Returns
+    -------
+    out
+        The array passed in.
+    """
+    kernels = _ready_kernels()
+    h_np, st_np = _array(h, "h"), _array(stacked, "stacked")
+    out_np = _array(out, "out", writable=True)
+    n, d = h_np.shape if h_np.ndim == 2 else (-1, -1)
+    if (st_np.ndim != 2 or st_np.shape[0] != d * (d + 1) // 2
+            or out_np.shape != (n, st_np.shape[1])):
+        raise ValueError(f"h, stacked and out must be (n, d), (d(d + 1)/2, W) and (n, W), "
+                         f"got {h_np.shape}, {st_np.shape} and {out_np.shape}")
+    if n == 0:
+        return out
+    block = block_rows(d)
+    with one_blas_thread(_state["blas"]):
+        parallel_rows(kernels["pairs"], (h_np, st_np, out_np, block), n, int(threads), block,
+                      block)
+    return out
+
+
+def pair_gram(h, g, total, *, threads=1):
+    """``total += pairs(h)ᵀ g``: the rows' ``i ≤ j`` feature pairs ``h_i h_j`` (in the
+    order of ``torch.triu_indices(d, d)``) against their ``g``, summed over the rows.
+
+    The GEMM of :func:`~skbait._kernels.fisher.fisher_sum`'s packed route, on ``threads``
+    threads that take ranges of ``GRAM_PAIRS`` pairs (rows of ``total``): each range sums
+    its rows in blocks of ``GRAM_ROWS``, in order, so that neither the calls nor the
+    result depend on ``threads``, bit for bit.
+
+    Parameters
+    ----------
+    h : ndarray or torch.Tensor of shape (n, d)
+    g : ndarray or torch.Tensor of shape (n, m)
+        Both read only.
+    total : ndarray or torch.Tensor of shape (d(d + 1)/2, m)
+        Added to in place. All three float64, C-contiguous, on the CPU.
+    threads : int, default=1
+
+    Returns
+    -------
+    total
+        The array passed in.
+    """
+    kernels = _ready_kernels()
+    h_np, g_np = _array(h, "h"), _array(g, "g")
+    total_np = _array(total, "total", writable=True)
+    n, d = h_np.shape if h_np.ndim == 2 else (-1, -1)
+    pairs = d * (d + 1) // 2
+    if g_np.ndim != 2 or g_np.shape[0] != n or total_np.shape != (pairs, g_np.shape[1]):
+        raise ValueError(f"h, g and total must be (n, d), (n, m) and (d(d + 1)/2, m), got "
+                         f"{h_np.shape}, {g_np.shape} and {total_np.shape}")
+    if n == 0:
+        return total
+    first, second = (index.astype(np.int64) for index in np.triu_indices(d))
+    with one_blas_thread(_state["blas"]):
+        parallel_rows(kernels["gram"], (np.ascontiguousarray(h_np.T), g_np, first, second,
+                                        total_np), pairs, int(threads), GRAM_PAIRS, GRAM_PAIRS)
+    return total
 
 
 def update_members(products, s, u, p_hat, q_hat=None, w_mat=None, *, sign):
