@@ -37,11 +37,21 @@ def _symmetric(rng, size):
     return a + a.T
 
 
-def _needs_the_compiled_route():
+def _compiled_calls(monkeypatch, name):
+    """The threads of each call of the compiled kernel ``_fused.<name>`` from now on (numba
+    is needed: without it the test is skipped, and fails if numba cannot compile)."""
     pytest.importorskip("numba", reason="numba is not installed: the compiled route needs it")
     if not _fused.available():
         pytest.fail(f"numba is installed but its kernels are unavailable: "
                     f"{_fused.compile_info()}")
+    calls, kernel = [], getattr(_fused, name)
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs["threads"])
+        return kernel(*args, **kwargs)
+
+    monkeypatch.setattr(_fused, name, spy)
+    return calls
 
 
 SHAPES = [(23, 1, 3), (23, 2, 1), (17, 3, 2), (19, 5, 4), (13, 9, 2), (11, 12, 1),
@@ -68,14 +78,7 @@ def test_quad_forms_match_explicit_factors(monkeypatch, n, d, k, n_matrices, row
 def test_compiled_quad_forms_match_explicit_factors(monkeypatch, n, d, k):
     """The packed route's contraction in compiled code (``threads``), where the shape takes
     that route; the result does not depend on the threads, bit for bit."""
-    _needs_the_compiled_route()
-    calls, contraction = [], _fused.pair_contraction
-
-    def spy(*args, **kwargs):
-        calls.append(kwargs["threads"])
-        return contraction(*args, **kwargs)
-
-    monkeypatch.setattr(_fused, "pair_contraction", spy)
+    calls = _compiled_calls(monkeypatch, "pair_contraction")
     factors, dense = _pool(n, d, k, seed=d * k + 1)
     rng = np.random.default_rng(n + 1)
     mats = [torch.from_numpy(_symmetric(rng, d * k)) for _ in range(2)]
@@ -99,14 +102,7 @@ def test_fisher_sum_matches_explicit_factors(n, d, k):
 def test_compiled_fisher_sum_matches_explicit_factors(monkeypatch, n, d, k):
     """The packed route's GEMM in compiled code (``threads``), where the shape takes that
     route; the result does not depend on the threads, bit for bit."""
-    _needs_the_compiled_route()
-    calls, gram = [], _fused.pair_gram
-
-    def spy(*args, **kwargs):
-        calls.append(kwargs["threads"])
-        return gram(*args, **kwargs)
-
-    monkeypatch.setattr(_fused, "pair_gram", spy)
+    calls = _compiled_calls(monkeypatch, "pair_gram")
     factors, dense = _pool(n, d, k, seed=d + k + 1)
     got = [fisher_sum(factors, chunk_size=4, threads=t) for t in (1, 2)]
     assert bool(calls) == (d < 5 * k * (k + 1) // 2)  # the compiled route's shapes

@@ -536,6 +536,8 @@ def test_pair_gram_rejects_bad_inputs():
         _fused.pair_gram(h, g, torch.zeros(5, 2, dtype=F64))
     with pytest.raises(ValueError, match=r"\(n, m\)"):
         _fused.pair_gram(h, g[:3], torch.zeros(6, 2, dtype=F64))
+    total = torch.ones(6, 2, dtype=F64)  # no rows add nothing
+    assert torch.equal(_fused.pair_gram(h[:0], g[:0], total), torch.ones(6, 2, dtype=F64))
 
 
 def _read_only(array):

@@ -20,10 +20,14 @@ from skbait._kernels import bait as bait_kernel
 from skbait._kernels import logdet as logdet_kernel
 from skbait._kernels import woodbury
 from skbait._kernels._fused import _parallel
-from skbait._kernels._constants import PARALLEL_SETUP_MIN, PARALLEL_STATE_MIN
+from skbait._kernels._constants import (
+    PARALLEL_SETUP_MIN,
+    PARALLEL_STATE_MIN,
+    SETUP_COMPILED_MAX_K,
+)
 from skbait._kernels._numerics import torch_threads
-from skbait._kernels.fisher import rank_one_factors, softmax_factors
-from skbait._kernels.threads import selection_threads, thread_budget
+from skbait._kernels.fisher import Factors, rank_one_factors, softmax_factors
+from skbait._kernels.threads import selection_threads, setup_threads, thread_budget
 
 F64 = torch.float64
 
@@ -140,6 +144,38 @@ def test_the_pass_keeps_the_callers_threads_while_torch_has_one(monkeypatch):
         assert torch.get_num_threads() == 2
     assert setup == [1]
     assert seen and set(seen) == {(1, 2)}
+
+
+def test_setup_threads_follow_the_pass_up_to_16_classes(monkeypatch):
+    _needs_the_fused_pass()
+    large = _softmax_pool(PARALLEL_STATE_MIN // (2 * 8 * 8) + 1, 4, 8)  # over the limit
+    small = _softmax_pool(100, 4, 8)
+    with torch_threads(2):
+        assert setup_threads(large, 2) == 2
+        assert setup_threads(small, 2) == 1  # as the pass over a small state
+        wide = _softmax_pool(3, 2, SETUP_COMPILED_MAX_K + 1)
+        assert setup_threads(wide, 2) is None  # torch's, on its threads
+        assert setup_threads(Factors(*(t.float() for t in small)), 2) is None
+        monkeypatch.setattr(_fused, "available", lambda: False)
+        assert setup_threads(large, 2) is None
+
+
+def test_the_setup_contracts_the_pool_compiled_on_the_callers_threads(monkeypatch):
+    # a state over the one-thread limit and a small setup: torch holds one thread, the
+    # setup's two pair contractions get the caller's two
+    _needs_the_fused_pass()
+    seen = []
+    for name in ("pair_contraction", "pair_gram"):
+        def spy(*args, kernel=getattr(_fused, name), name=name, **kwargs):
+            seen.append((name, torch.get_num_threads(), kwargs["threads"]))
+            return kernel(*args, **kwargs)
+
+        monkeypatch.setattr(_fused, name, spy)
+    pool = _softmax_pool(PARALLEL_STATE_MIN // (2 * 8 * 8), 4, 8)
+    with torch_threads(2):
+        bait_kernel.bait_select_factors(pool, torch.zeros(32, 32, dtype=F64), 5, 3)
+    assert {name for name, _, _ in seen} == {"pair_contraction", "pair_gram"}
+    assert {(torch_count, threads) for _, torch_count, threads in seen} == {(1, 2)}
 
 
 def test_large_products_keep_the_callers_threads():

@@ -49,7 +49,8 @@ PARALLEL_PRODUCT_MIN = 2**27
 #: "bench_cpu.py").
 PARALLEL_STATE_MIN = 1 << 20
 #: With the fused CPU pass and small products, torch runs the whole selection on one
-#: thread (the pass keeps the caller's) while ``n·d²·k²`` is below this: the setup's GEMMs
+#: thread (the pass keeps the caller's, as do the setup's two pair contractions, compiled:
+#: threads.setup_threads) while ``n·d²·k²`` is below this: the setup's GEMMs
 #: (about ``1.5·n·d²·k²`` FLOPs for BAIT) are then a small part of a setup that is mostly
 #: element-wise (10k × 64 × 10, n·d²·k² = 4·10⁹: 0.41 s on one thread, 0.44 s on two,
 #: quiet; 0.50 against 1.06 s beside a competitor), while at 20k × 128 × 10 (3·10¹⁰) one
@@ -61,6 +62,13 @@ PARALLEL_SETUP_MIN = 2**33
 #: thread, cold: 1.0 against 2.3 ms at D = 640, k = 10; 2.2 against 3.6 at D = 1024,
 #: k = 16; even at k = 32; benchmarks/README.md).
 NARROW_MAX_K = 16
+#: The setup's pair contractions (every candidate's first blocks, F) run compiled in pieces
+#: on the caller's threads up to this k (threads.setup_threads). On two threads against
+#: torch on two: 10k × 64 × 16 0.39 against 0.38 s and 0.18 against 0.21 s; at k = 100
+#: (5k × 64) 10.6 against 8.7 s and 4.4 against 4.0 s, where a chunk of the pool (its
+#: k × k blocks are per row) holds fewer rows than one piece, so the pieces cannot be
+#: shared (benchmarks/README.md).
+SETUP_COMPILED_MAX_K = 16
 
 # --- BADGE -------------------------------------------------------------------------------
 #: Squared distances below this many ulps of the two squared norms are rounding noise of

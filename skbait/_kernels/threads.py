@@ -9,10 +9,12 @@ So (benchmarks/README.md, "bench_cpu.py"):
   (digits: 1197 candidates, ``D = 650``) runs on one thread, setup included: quiet, it is
   faster that way (0.33 against 0.55 s on two cores);
 - so does torch in a selection whose per-candidate work the compiled pass does, when its
-  products and its setup's GEMMs are small (10k × 64 × 10): its setup is then mostly
-  element-wise passes over the pool, no faster on two threads and, beside another
-  process, twice as slow (0.41 s on one thread, 0.44 s on two; beside a competitor 0.50
-  against 1.06 s); the pass keeps the caller's threads (:func:`thread_budget`);
+  products and its setup's GEMMs are small (10k × 64 × 10): the rest of its setup is
+  then mostly element-wise passes over the pool, no faster on two threads and, beside
+  another process, twice as slow (0.41 s on one thread, 0.44 s on two; beside a
+  competitor 0.50 against 1.06 s); the pass keeps the caller's threads
+  (:func:`thread_budget`), and so do the setup's two largest contractions, compiled and
+  shared among the threads in pieces (:func:`setup_threads`);
 - otherwise the setup keeps the caller's threads, and during the greedy loop torch is
   held to one thread when the compiled pass does the per-candidate work and the products
   left to torch are small (:func:`loop_threads`); the pass itself keeps the caller's
@@ -31,7 +33,12 @@ import contextvars
 import torch
 
 from . import _fused
-from ._constants import PARALLEL_PRODUCT_MIN, PARALLEL_SETUP_MIN, PARALLEL_STATE_MIN
+from ._constants import (
+    PARALLEL_PRODUCT_MIN,
+    PARALLEL_SETUP_MIN,
+    PARALLEL_STATE_MIN,
+    SETUP_COMPILED_MAX_K,
+)
 from ._numerics import torch_threads
 
 # torch's thread count when the running selection started (None outside one)
@@ -68,11 +75,12 @@ def selection_threads(pool, n_matrices):
 
 def setup_threads(pool, n_matrices):
     """Threads for the compiled contractions of a selection's setup over ``pool`` (``F``
-    and every candidate's first blocks), or None where the compiled kernels do not apply
-    to its rows (torch then does them, on its own threads): as many of the caller's
-    (:func:`thread_budget`) as a pass over these rows takes
-    (:func:`~skbait._kernels._fused.choose_threads`: one for a small state)."""
-    if not _fused.applies_to(pool.h):
+    and every candidate's first blocks), or None where torch does them, on its own
+    threads (the compiled kernels do not apply to its rows, or ``k`` is over
+    ``SETUP_COMPILED_MAX_K``): as many of the caller's (:func:`thread_budget`) as a pass
+    over these rows takes (:func:`~skbait._kernels._fused.choose_threads`: one for a small
+    state)."""
+    if pool.s.shape[1] > SETUP_COMPILED_MAX_K or not _fused.applies_to(pool.h):
         return None
     return _fused.choose_threads(pool.h.shape[0], pool.s.shape[1], n_matrices,
                                  max_threads=thread_budget())

@@ -18,6 +18,10 @@ the result does not depend on the number of threads, bit for bit. (Exact copies 
 candidate share one row in :class:`~skbait._kernels.woodbury.CandidateRows`, so that they
 get one score whatever BLAS does with a row's position in a tile.)
 
+The setup's two contractions over the pool, every candidate's first blocks
+(:func:`pair_contraction`) and ``F`` (:func:`pair_gram`), run compiled too
+(:mod:`._setup`), shared among threads in pieces as the pass's rows are.
+
 The step's global part has compiled kernels too (:mod:`._global`): its ``D × D × k``
 products (``M⁻¹U``, ``FR'``, ``M⁻¹FR'``, :func:`narrow_product`), for which at small
 ``k`` BLAS spends more time copying the ``D × D`` matrix into its packed layout than
@@ -367,20 +371,13 @@ def pair_contraction(h, stacked, out, *, threads=1):
     out
         The array passed in.
     """
-    kernels = _ready_kernels()
-    h_np, st_np = _array(h, "h"), _array(stacked, "stacked")
-    out_np = _array(out, "out", writable=True)
-    n, d = h_np.shape if h_np.ndim == 2 else (-1, -1)
+    h_np, st_np, out_np, n, d = _pair_arrays(h, stacked, "stacked", out, "out")
     if (st_np.ndim != 2 or st_np.shape[0] != d * (d + 1) // 2
             or out_np.shape != (n, st_np.shape[1])):
         raise ValueError(f"h, stacked and out must be (n, d), (d(d + 1)/2, W) and (n, W), "
                          f"got {h_np.shape}, {st_np.shape} and {out_np.shape}")
-    if n == 0:
-        return out
     block = block_rows(d)
-    with one_blas_thread(_state["blas"]):
-        parallel_rows(kernels["pairs"], (h_np, st_np, out_np, block), n, int(threads), block,
-                      block)
+    _in_pieces("pairs", (h_np, st_np, out_np, block), n, threads, block)
     return out
 
 
@@ -407,21 +404,32 @@ def pair_gram(h, g, total, *, threads=1):
     total
         The array passed in.
     """
-    kernels = _ready_kernels()
-    h_np, g_np = _array(h, "h"), _array(g, "g")
-    total_np = _array(total, "total", writable=True)
-    n, d = h_np.shape if h_np.ndim == 2 else (-1, -1)
+    h_np, g_np, total_np, n, d = _pair_arrays(h, g, "g", total, "total")
     pairs = d * (d + 1) // 2
     if g_np.ndim != 2 or g_np.shape[0] != n or total_np.shape != (pairs, g_np.shape[1]):
         raise ValueError(f"h, g and total must be (n, d), (n, m) and (d(d + 1)/2, m), got "
                          f"{h_np.shape}, {g_np.shape} and {total_np.shape}")
-    if n == 0:
-        return total
     first, second = (index.astype(np.int64) for index in np.triu_indices(d))
-    with one_blas_thread(_state["blas"]):
-        parallel_rows(kernels["gram"], (np.ascontiguousarray(h_np.T), g_np, first, second,
-                                        total_np), pairs, int(threads), GRAM_PAIRS, GRAM_PAIRS)
+    _in_pieces("gram", (np.ascontiguousarray(h_np.T), g_np, first, second, total_np), pairs,
+               threads, GRAM_PAIRS)
     return total
+
+
+def _pair_arrays(h, other, other_name, out, out_name):
+    """``h``, ``other`` and ``out`` (writable) as arrays, and ``h``'s ``(n, d)`` (-1 each
+    unless it is two-dimensional): the operands of the pair contractions."""
+    h_np, other_np = _array(h, "h"), _array(other, other_name)
+    out_np = _array(out, out_name, writable=True)
+    n, d = h_np.shape if h_np.ndim == 2 else (-1, -1)
+    return h_np, other_np, out_np, n, d
+
+
+def _in_pieces(name, args, count, threads, piece):
+    """Kernel ``name`` over units ``0:count`` on ``threads`` threads, in pieces of
+    ``piece`` units that start at its multiples, each BLAS call on one thread."""
+    kernels = _ready_kernels()
+    with one_blas_thread(_state["blas"]):
+        parallel_rows(kernels[name], args, count, int(threads), piece, piece)
 
 
 def update_members(products, s, u, p_hat, q_hat=None, w_mat=None, *, sign):

@@ -1,14 +1,17 @@
-"""The setup's contraction over the pool in compiled code: the ``i ≤ j`` feature pairs of
-every row's ``h ⊗ h`` against the stacked ``D × D`` matrices, for every candidate's first
-blocks (:func:`~skbait._kernels.fisher.quad_forms`).
+"""The setup's contractions over the pool in compiled code: the ``i ≤ j`` feature pairs
+of every row's ``h ⊗ h`` against the stacked ``D × D`` matrices, for every candidate's
+first blocks (:func:`~skbait._kernels.fisher.quad_forms`, :func:`_pairs_kernel`), and
+against the rows' ``C_x C_xᵀ`` summed over the pool, for ``F``
+(:func:`~skbait._kernels.fisher.fisher_sum`, :func:`_gram_kernel`).
 
 Torch builds the pairs of a chunk with one operation per feature and multiplies them in
 one GEMM on torch's threads, which a selection with a small state holds to one
 (:mod:`~skbait._kernels.threads`): a second thread would make each of those operations
-wait for its slowest thread beside another process. Here each piece of rows builds its
-pairs in a buffer that stays in cache and multiplies them by BLAS on the thread that
-runs it, and the pieces are shared among threads as the pass's rows are
-(:mod:`._parallel`).
+wait for its slowest thread beside another process. Here each piece builds its pairs in
+a buffer that stays in cache and multiplies them by BLAS on the thread that runs it, and
+the pieces are shared among threads as the pass's rows are (:mod:`._parallel`). The
+pieces are whole blocks of fixed size, so the BLAS calls made, and the result, do not
+depend on the number of threads; the sum over the pool adds its blocks in row order.
 """
 
 import numpy as np
