@@ -833,10 +833,9 @@ def test_update_members_rejects_bad_inputs():
         _fused.update_members(products, s[:1], s, p_hat, q_hat, w_mat, sign=1.0)
     with pytest.raises(ValueError, match="shapes"):
         _fused.update_members(products, s, s, p_hat, q_hat[:1], w_mat, sign=1.0)
-    frozen = np.zeros((2, 3, 3))
-    frozen.setflags(write=False)
     with pytest.raises(ValueError, match="writable"):
-        _fused.update_members(products, s, s, frozen, q_hat, w_mat, sign=1.0)
+        _fused.update_members(products, s, s, _read_only(np.zeros((2, 3, 3))), q_hat, w_mat,
+                              sign=1.0)
     with pytest.raises(ValueError, match="float64"):
         _fused.update_members(products, s.float(), s, p_hat, q_hat, w_mat, sign=1.0)
 
