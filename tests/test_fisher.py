@@ -111,6 +111,25 @@ def test_compiled_fisher_sum_matches_explicit_factors(monkeypatch, n, d, k):
     np.testing.assert_allclose(got[0].numpy(), want, rtol=0, atol=1e-13 * np.abs(want).max())
 
 
+@pytest.mark.parametrize("n, d, k", SHAPES)
+@pytest.mark.parametrize("layout", ["rows", "columns", "strided"])
+def test_product_matches_explicit_factors(n, d, k, layout):
+    """``sym @ Ṽ_x`` without ``Ṽ_x``, for a symmetric ``sym`` stored row-major, column-major
+    (as LAPACK's inverse is) or neither; ``sym`` is not modified."""
+    factors, dense = _pool(n, d, k, seed=d * k + 2)
+    full = _symmetric(np.random.default_rng(n + 2), 2 * d * k)[: d * k, : d * k]
+    sym = {"rows": torch.from_numpy(np.ascontiguousarray(full)),
+           "columns": torch.from_numpy(np.asfortranarray(full)),
+           "strided": torch.from_numpy(_symmetric(np.random.default_rng(n + 2),
+                                                  2 * d * k))[::2, ::2]}[layout]
+    before = sym.clone()
+    for x in (0, n // 2, n - 1):
+        want = sym.numpy() @ dense[x]
+        got = factors.product(sym, x).numpy()
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-13 * np.abs(want).max())
+    assert torch.equal(sym, before)
+
+
 @pytest.mark.parametrize("d, k", [(5, 4), (12, 1), (40, 2)])
 def test_both_routes_of_quad_forms_agree(monkeypatch, d, k):
     """Each shape forced through the other route gives the same blocks (to rounding)."""

@@ -52,6 +52,26 @@ class Factors(NamedTuple):
         c = self.c_matrix(self.s[index : index + 1], self.u[index : index + 1])[0]
         return (self.h[index][:, None, None] * c[None]).reshape(self.n_params, -1)
 
+    def product(self, sym, index):
+        """``sym @ dense(index)`` for a symmetric ``sym`` (``D × D``), in ``O(D²)``.
+
+        Row ``i·k + j`` of ``Ṽ_x`` is ``h_{x,i}`` times row ``j`` of ``C_x``, so
+        ``sym Ṽ_x = Y C_x`` with ``Y[:, j] = Σ_i h_{x,i} sym[:, i·k + j]``: one
+        matrix-vector product that reads ``sym`` once, in place, then the ``C``-transform.
+        The dense product costs ``2·D²·k`` FLOPs; this one ``2·D²`` and ``sym``'s read
+        (at ``D = 6400, k = 100``, one thread: 25 against 240 ms; at ``D = 640, k = 10``,
+        ``sym`` cold from memory, 0.44 against 0.73 ms in compiled code).
+        ``sym``'s memory is read as its rows: the columns of a column-major ``sym``
+        (LAPACK's inverse), so that the result is ``sym Ṽ_x`` exactly as stored; of a
+        row-major one, its rows, equal by symmetry.
+        """
+        d, k = self.h.shape[1], self.s.shape[1]
+        memory = sym.T if sym.T.is_contiguous() else sym.contiguous()
+        # rows (i, j) of memory weighted by h_i and summed over i: Y as k × D
+        y = (self.h[index] @ memory.view(d, k * memory.shape[1])).view(k, -1)
+        return apply_c_(self.s[index : index + 1], self.u[index : index + 1],
+                        y.T.contiguous()[None])[0]
+
     @staticmethod
     def c_matrix(s, u):
         """``C_x = diag(s_x) − u_x s_xᵀ`` for a batch, shape (n, k, k)."""

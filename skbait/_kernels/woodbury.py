@@ -271,7 +271,7 @@ class DesignState(GreedyState):
         """
         row, block = self._candidate(index, packed)
         factor = row.dense(0)  # U: D × k
-        r = self.times(self.minv, factor)
+        r = row.product(self.minv, 0)
         # M⁻¹ ← M⁻¹ − R A⁻¹ Rᵀ with A = I + UᵀR: write A⁻¹ = G Gᵀ and R' = R G
         r = r @ cholesky_of_inverse(factor.T @ r + self.eye)
         entry = self._member_entry(block) if self.removals else None
@@ -287,7 +287,8 @@ class DesignState(GreedyState):
         pos = self.members.index(index)
         factor = self.member_factors.dense(pos)
         # −A⁻¹ = (I − UᵀM⁻¹U)⁻¹ = I + P̂: from the member state, not from a cancellation
-        r = self.times(self.minv, factor) @ checked_cholesky(self.eye + self.p_hat[pos])
+        r = self.member_factors.product(self.minv, pos) @ checked_cholesky(self.eye
+                                                                           + self.p_hat[pos])
         keep = [i for i in range(len(self.members)) if i != pos]
         self.members = [self.members[i] for i in keep]
         self.member_factors = self.member_factors.rows(torch.tensor(keep, dtype=torch.long,

@@ -23,7 +23,7 @@ The setup's two contractions over the pool, every candidate's first blocks
 (:mod:`._setup`), shared among threads in pieces as the pass's rows are.
 
 The step's global part has compiled kernels too (:mod:`._global`): its ``D × D × k``
-products (``M⁻¹U``, ``FR'``, ``M⁻¹FR'``, :func:`narrow_product`), for which at small
+products (``FR'``, ``M⁻¹FR'``, :func:`narrow_product`), for which at small
 ``k`` BLAS spends more time copying the ``D × D`` matrix into its packed layout than
 multiplying, and the members' update (:func:`update_members`), about twenty batched
 torch operations on ``(m, k, k)`` tensors, each costing more in its own overhead than
