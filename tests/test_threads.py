@@ -178,6 +178,28 @@ def test_the_setup_contracts_the_pool_compiled_on_the_callers_threads(monkeypatc
     assert {(torch_count, threads) for _, torch_count, threads in seen} == {(1, 2)}
 
 
+def test_a_refresh_while_the_cores_are_shared_takes_the_passes_threads(monkeypatch):
+    """Blocks recomputed in the loop (TraceState.refresh) while the watch holds the passes
+    to one thread: the setup's contraction runs on one too, and gives the same blocks."""
+    _needs_the_fused_pass()
+    pool = _softmax_pool(PARALLEL_STATE_MIN // (2 * 8 * 8) + 1, 4, 8)
+    seen, kernel = [], _fused.pair_contraction
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["threads"])
+        return kernel(*args, **kwargs)
+
+    monkeypatch.setattr(_fused, "pair_contraction", spy)
+    eye = torch.eye(32, dtype=F64)
+    with torch_threads(2):
+        state = woodbury.TraceState(pool, eye, eye)
+        quiet = state.rows.blocks.clone()
+        state.rows.cores.lowered = 1  # as after two passes beside a busy process
+        state.refresh()
+    assert seen == [2, 1]
+    assert torch.equal(state.rows.blocks, quiet)
+
+
 def test_large_products_keep_the_callers_threads():
     # D = 960, k = 320: D²k ≥ 2^27, however few the candidates
     pool = _softmax_pool(3, 3, 320)

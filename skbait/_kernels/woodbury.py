@@ -104,9 +104,14 @@ class CandidateRows:
 
     def recompute(self, matrices):
         """Every row's blocks from scratch, for the symmetric ``D × D`` ``matrices`` (with
-        the compiled kernels, on :func:`~skbait._kernels.threads.setup_threads`)."""
+        the compiled kernels, on :func:`~skbait._kernels.threads.setup_threads`, and no
+        more threads than the passes get: a refresh in the loop while other processes
+        share the cores runs on :attr:`cores`' lowered count)."""
+        threads = setup_threads(self.factors, len(matrices))
+        if threads is not None:
+            threads = min(threads, self.cores.max_threads())
         blocks = quad_forms(self.factors, matrices, chunk_size=self.chunk_size,
-                            threads=setup_threads(self.factors, len(matrices)))
+                            threads=threads)
         self.blocks = _lanes(blocks) if self.lanes else blocks
 
     def row(self, index):

@@ -16,7 +16,8 @@ and then, in :func:`_rows_kernel`, for each candidate ``x`` of the tile, while i
    (the ``baddbmm``);
 3. the gain from the updated state: ``tr((I + P_x)⁻¹ Q_x)`` from the pivot-free
    ``L D Lᵀ`` of ``I + P_x``, by row operations on whole rows up to k = 32 and by the
-   congruence of :func:`~skbait._kernels._linalg.trace_solve_planes` above (or
+   congruence of :func:`~skbait._kernels._linalg.trace_solve_planes` on lower triangles
+   above (or
    ``log det(I + P_x)``, the sum of the logs of its pivots, for the log-det objective).
 
 From k = 32 on, each row's rank-``k`` update (a ``k × k × 2k`` product) is itself a BLAS
@@ -44,9 +45,11 @@ _TILE_MIN_ROWS, _TILE_MAX_ROWS = 64, 256
 # From this k on, each row's rank-k update is a BLAS product (see _rows_kernel)
 _BLAS_UPDATE_K = 32
 # Up to this k the gains come from whole-row operations (_whole_rows_gain), above from the
-# congruence (_congruence_gain), which does a third fewer operations in shorter loops: per
-# row, 2.5 against 3.0 µs at k = 16, 8.3 against 9.2 at k = 32, then 36 against 27 at
-# k = 48 and about 250 against 215 at k = 100 (benchmarks/README.md)
+# congruence on lower triangles (_congruence_gain), which does a third as many operations
+# in shorter loops: per row (trace; log-det), on a Zen 3 core, 1.7 against 1.8 µs (0.8;
+# 1.1) at k = 17, 3.3 against 3.7 (1.5; 1.9) at k = 24, 7.8 against 7.5 (4.0; 4.0) at
+# k = 32; the congruence on whole blocks, before, 26 (14) against 19 (9) at k = 48 and
+# 194 (93) against 128 (54) at k = 100 (benchmarks/README.md)
 _WHOLE_ROWS_MAX_K = 32
 
 
@@ -72,6 +75,7 @@ def _rows_kernel(pq, g, s, u, sign, kind, update, out, lo, hi):  # pragma: no co
     b = np.empty((0, 0) if whole else (k, k))
     low = np.empty(k)
     row = np.empty(k)
+    col = np.empty(k)
     for x in range(lo, hi):
         px = pq[x]
         if update:
@@ -156,7 +160,7 @@ def _rows_kernel(pq, g, s, u, sign, kind, update, out, lo, hi):  # pragma: no co
         if k <= _WHOLE_ROWS_MAX_K:
             out[x] = _whole_rows_gain(px, z, kind)
         else:
-            out[x] = _congruence_gain(px, a, b, low, row, kind)
+            out[x] = _congruence_gain(px, a, b, low, row, col, kind)
 
 
 @jit
@@ -213,41 +217,48 @@ def _whole_rows_gain(px, z, kind):  # pragma: no cover - jitted
 
 
 @jit
-def _congruence_gain(px, a, b, low, row, kind):  # pragma: no cover - jitted
+def _congruence_gain(px, a, b, low, row, col, kind):  # pragma: no cover - jitted
     """The gain by ``b ← L⁻¹ Q L⁻ᵀ`` on the trailing blocks, the steps of
-    :func:`~skbait._kernels._linalg.trace_solve_planes`: fewest operations, for large k."""
+    :func:`~skbait._kernels._linalg.trace_solve_planes`, on lower triangles only: both
+    trailing blocks stay symmetric (``Q`` is symmetrised first; the gain sees only its
+    symmetric part), so each step updates half of each, the fewest operations, for
+    large k. ``low``, ``row``, ``col``: work vectors of length ``k``."""
     k = px.shape[0]
     _identity_plus(px, a)
     if kind == 1:
         for i in range(k):
             bi = b[i]
-            qi = px[i, k:]
-            for j in range(k):
-                bi[j] = qi[j]
+            pi = px[i]
+            for j in range(i + 1):
+                bi[j] = 0.5 * (pi[k + j] + px[j, k + i])
     for j in range(k - 1):
         nt = k - j - 1
         piv = a[j, j]
         lw = low[:nt]
+        cw = row[:nt]  # column j of I + P's trailing block (its row, by symmetry)
         for i in range(nt):
-            lw[i] = a[j + 1 + i, j] / piv
-        aj = a[j, j + 1:]
+            cw[i] = a[j + 1 + i, j]
+        for i in range(nt):
+            lw[i] = cw[i] / piv
         for i in range(nt):
             li = lw[i]
-            ai = a[j + 1 + i, j + 1:]
-            for m in range(nt):
-                ai[m] -= li * aj[m]
+            ai = a[j + 1 + i, j + 1:j + 2 + i]
+            for m in range(i + 1):
+                ai[m] -= li * cw[m]
         if kind != 1:
             continue
         bjj = b[j, j]
-        bj = b[j, j + 1:]
-        rw = row[:nt]
+        bc = col[:nt]
+        for i in range(nt):
+            bc[i] = b[j + 1 + i, j]
+        rw = cw  # reused: I + P's column is no longer read
         for m in range(nt):
-            rw[m] = bj[m] - lw[m] * bjj
+            rw[m] = bc[m] - lw[m] * bjj
         for i in range(nt):
             li = lw[i]
-            bij = b[j + 1 + i, j]
-            bi = b[j + 1 + i, j + 1:]
-            for m in range(nt):
+            bij = bc[i]
+            bi = b[j + 1 + i, j + 1:j + 2 + i]
+            for m in range(i + 1):
                 bi[m] = (bi[m] - li * rw[m]) - bij * lw[m]
     total = 0.0
     if kind == 1:
