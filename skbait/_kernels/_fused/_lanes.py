@@ -21,7 +21,8 @@ so that every loop is ``LANES`` long, whatever ``k`` is. For each block:
 1. the ``C``-transform of each length-``k`` segment of ``Y``, in place;
 2. the rank-``k`` update ``[P | Q] −= sign · Y[:, :k]ᵀ Y``, four terms at a time;
 3. the gain: ``tr((I + P)⁻¹ Q)`` by the congruence ``L⁻¹ Q L⁻ᵀ`` of the pivot-free
-   ``L D Lᵀ`` of ``I + P`` (the fewest operations, all of them ``LANES`` long), or
+   ``L D Lᵀ`` of ``I + P``, on lower triangles (the fewest operations, all of them
+   ``LANES`` long), or
    ``log det(I + P)``, the sum of the logs of its pivots.
 
 Each candidate's arithmetic is the same sequence of IEEE operations in every lane (64 is
@@ -58,7 +59,7 @@ def _lanes_kernel(h, right_t, pq, s, u, sign, kind, update, out, lo, hi):  # pra
     # the work arrays in one allocation, from a 64-byte boundary: numba aligns to 32 bytes,
     # and a 64-byte vector load that straddles two cache lines costs two (the update and
     # the gains took up to 1.5 times as long, by where the allocator put them)
-    work = np.empty((y_rows + k + 1 + k * z_cols) * LANES + 7)
+    work = np.empty((y_rows + 2 * k + 1 + k * z_cols) * LANES + 7)
     offset = (64 - work.ctypes.data % 64) % 64 // 8
     y = work[offset:offset + y_rows * LANES].reshape((y_rows, LANES))
     offset += y_rows * LANES
@@ -67,6 +68,8 @@ def _lanes_kernel(h, right_t, pq, s, u, sign, kind, update, out, lo, hi):  # pra
     t = work[offset:offset + LANES]
     offset += LANES
     z = work[offset:offset + k * z_cols * LANES].reshape((k, z_cols, LANES))
+    offset += k * z_cols * LANES
+    rw = work[offset:offset + k * LANES].reshape((k, LANES))
     for b in range(lo, hi):
         pb = pq[b]
         if update:
@@ -90,7 +93,7 @@ def _lanes_kernel(h, right_t, pq, s, u, sign, kind, update, out, lo, hi):  # pra
             for v in range(LANES):
                 ob[v] = math.log1p(p0[v])
             continue
-        _gain(pb, z, kind, t, scaled[0], ob)
+        _gain(pb, z, kind, t, scaled, rw, ob)
 
 
 @jit
@@ -153,21 +156,21 @@ def _update(pq, y, sign, scaled):  # pragma: no cover - jitted
 
 
 @jit
-def _gain(pq, z, kind, factor, inverse, out):  # pragma: no cover - jitted
+def _gain(pq, z, kind, inverse, low, rw, out):  # pragma: no cover - jitted
     """``out ← tr((I + P)⁻¹ Q)`` (``kind`` 1) or ``log det(I + P)`` (2) of every lane.
 
-    ``z ← [I + P | Q]``; each step ``j`` of the pivot-free elimination lowers the rows
-    below ``j`` of ``I + P`` and of ``Q`` (``L⁻¹``) and the columns of ``Q`` right of ``j``
-    (``L⁻ᵀ``), from column and row ``j`` on: only diagonal entries are read at the end,
-    and those left of or above ``j`` are final. Then ``tr((I + P)⁻¹ Q) =
-    Σ_j (L⁻¹ Q L⁻ᵀ)_jj / D_j``. The Schur complements of ``I + P`` are ≥ 1, so no pivot
-    vanishes."""
+    ``z ← [I + P | (Q + Qᵀ)/2]``, lower triangles only (the gain sees only ``Q``'s
+    symmetric part). Each step ``j`` of the pivot-free ``L D Lᵀ`` of ``I + P`` lowers the
+    trailing lower triangle of ``I + P`` by the multipliers ``low`` and turns that of
+    ``Q`` into the trailing block of ``L⁻¹ Q L⁻ᵀ``: both stay symmetric, so their lower
+    halves are all that is read, half the operations of whole blocks. Then ``tr((I +
+    P)⁻¹ Q) = Σ_j (L⁻¹ Q L⁻ᵀ)_jj / D_j``. The Schur complements of ``I + P`` are ≥ 1, so
+    no pivot vanishes. ``inverse``: one lane vector; ``low``, ``rw``: ``k`` of them."""
     k = pq.shape[0]
-    width = z.shape[1]
     for i in range(k):
         zi = z[i]
         pi = pq[i]
-        for j in range(width):
+        for j in range(i + 1):
             zij = zi[j]
             pij = pi[j]
             for v in range(LANES):
@@ -175,34 +178,51 @@ def _gain(pq, z, kind, factor, inverse, out):  # pragma: no cover - jitted
         zii = zi[i]
         for v in range(LANES):
             zii[v] += 1.0
+        if kind != 1:
+            continue
+        for j in range(i + 1):
+            zb = zi[k + j]
+            qij = pi[k + j]
+            qji = pq[j, k + i]
+            for v in range(LANES):
+                zb[v] = 0.5 * (qij[v] + qji[v])
     for j in range(k - 1):
         zj = z[j]
         pivot = zj[j]
         for v in range(LANES):
             inverse[v] = 1.0 / pivot[v]
         for i in range(j + 1, k):
-            zi = z[i]
-            zij = zi[j]
+            li = low[i]
+            zij = z[i, j]
             for v in range(LANES):
-                factor[v] = zij[v] * inverse[v]
-            for m in range(j + 1, k):
+                li[v] = zij[v] * inverse[v]
+        for i in range(j + 1, k):  # column j (below the pivot) is not written in step j
+            zi = z[i]
+            li = low[i]
+            for m in range(j + 1, i + 1):
                 zim = zi[m]
-                zjm = zj[m]
+                cm = z[m, j]
                 for v in range(LANES):
-                    zim[v] -= factor[v] * zjm[v]
-            if kind != 1:
-                continue
-            for m in range(k + j, width):  # Q's columns left of j are never read again
-                zim = zi[m]
-                zjm = zj[m]
+                    zim[v] -= li[v] * cm[v]
+        if kind != 1:
+            continue
+        bjj = zj[k + j]
+        for m in range(j + 1, k):
+            rm = rw[m]
+            bm = z[m, k + j]
+            lm = low[m]
+            for v in range(LANES):
+                rm[v] = bm[v] - lm[v] * bjj[v]
+        for i in range(j + 1, k):
+            zi = z[i]
+            li = low[i]
+            bij = zi[k + j]
+            for m in range(j + 1, i + 1):
+                zim = zi[k + m]
+                rm = rw[m]
+                lm = low[m]
                 for v in range(LANES):
-                    zim[v] -= factor[v] * zjm[v]
-            for r in range(j, k):
-                zr = z[r]
-                left = zr[k + i]
-                right = zr[k + j]
-                for v in range(LANES):
-                    left[v] -= factor[v] * right[v]
+                    zim[v] = (zim[v] - li[v] * rm[v]) - bij[v] * lm[v]
     for v in range(LANES):
         out[v] = 0.0
     for j in range(k):
