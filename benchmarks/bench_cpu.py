@@ -32,7 +32,9 @@ its own start-up, and numba's compile or cache load is counted where it happens)
 
 A forward step's work, for ``n`` candidates, ``d`` features, ``k`` outputs, ``D = d·k``:
 the GEMM ``2·n·d·2k²``, the C-transform ``8·n·k²``, the rank-k update of ``[P | Q]``
-``4·n·k³``, the gains' ``L D Lᵀ`` and congruence ``(2/3 + 2)·n·k³``, three ``D × D × k``
+``4·n·k³``, the gains' ``L D Lᵀ`` and congruence on lower triangles ``(1/3 + 2/3)·n·k³``
+(the kernels' count since both keep only the lower halves; on whole blocks it was
+``(2/3 + 2)·n·k³``, counted so in the runs before 2026-12-03), three ``D × D × k``
 products (``FR'``, ``M⁻¹FR'``, the update of ``M⁻¹``) ``6·D²·k`` FLOPs, and ``M⁻¹U``,
 which the factor's Kronecker form makes a matrix-vector product (``Factors.product``:
 ``2·D²``, where the dense product costs ``2·D²·k``); it reads
@@ -262,7 +264,7 @@ def step_work(n, d, k):
     update of ``M⁻¹`` beside it, and the other three ``D × D`` products (``M⁻¹U`` one of
     them, a matrix-vector product): see the module docstring."""
     D = d * k
-    per_row = 2 * d * 2 * k * k + 8 * k * k + 4 * k**3 + (2 / 3 + 2) * k**3
+    per_row = 2 * d * 2 * k * k + 8 * k * k + 4 * k**3 + (1 / 3 + 2 / 3) * k**3
     candidates = (n * per_row + 2 * D * D * k,
                   8 * (n * d + 2 * n * k + 2 * n * 2 * k * k + 2 * D * D))
     products = 4 * D * D * k + 2 * D * D, 8 * 3 * D * D
