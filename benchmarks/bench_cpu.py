@@ -13,9 +13,9 @@ its own start-up, and numba's compile or cache load is counted where it happens)
   outputs, ``F``, ``M⁻¹``, ``M⁻¹FM⁻¹`` and every candidate's first ``P_x, Q_x``).
 - **step**: the median forward greedy step inside those selects (``DesignState.add``
   with an update, timed in place), and of it the per-candidate pass
-  (``CandidateRows.update``, with the update of ``M⁻¹`` and the members' update that run
-  on the calling thread beside it); the rest is three ``D × D`` products and the step's
-  small operations.
+  (``CandidateRows.update``, with the update of ``M⁻¹`` and the members' update where
+  they run on the calling thread beside it); the rest is three ``D × D`` products (and
+  those updates, where they run after the pass) and the step's small operations.
 - **roofline**: the step's FLOPs and bytes (below), this machine's float64 GEMM rate
   (2048² ``matmul``, the better of torch's BLAS and numpy's) and copy bandwidth (256 MB
   ``copy_``) measured in the same run at the same thread count;
@@ -39,9 +39,11 @@ products (``FR'``, ``M⁻¹FR'``, the update of ``M⁻¹``) ``6·D²·k`` FLOPs,
 which the factor's Kronecker form makes a matrix-vector product (``Factors.product``:
 ``2·D²``, where the dense product costs ``2·D²·k``); it reads
 ``h``, ``s``, ``u`` and reads and writes ``[P | Q]`` once, and touches ``M⁻¹`` and ``F`` five
-times (``8·(n·d + 2n·k + 2·n·2k² + 5·D²)`` bytes). Each part gets its own bound too: the
-pass's counts the update of ``M⁻¹`` (``2·D²·k`` FLOPs, ``M⁻¹`` read and written), which
-runs beside it.
+times (``8·(n·d + 2n·k + 2·n·2k² + 5·D²)`` bytes). Each part gets its own bound too; the
+update of ``M⁻¹`` (``2·D²·k`` FLOPs, ``M⁻¹`` read and written) counts in the part it runs
+in: the pass's where it runs beside the pass (``DesignState.global_beside``: the loop's
+torch on one thread, small ``D × D`` products), else the rest's (``k = 100``; the runs
+before 2026-12-03 counted it in the pass's there too).
 
 Usage::
 
@@ -260,15 +262,20 @@ def _best(fn, reps):
 
 
 def step_work(n, d, k):
-    """(FLOPs, bytes) of one forward step's two parts, the per-candidate pass with the
-    update of ``M⁻¹`` beside it, and the other three ``D × D`` products (``M⁻¹U`` one of
-    them, a matrix-vector product): see the module docstring."""
+    """(FLOPs, bytes) of one forward step's two parts, the per-candidate pass and the
+    three ``D × D`` products (``M⁻¹U`` one of them, a matrix-vector product), with the
+    update of ``M⁻¹`` in the part it runs in: see the module docstring."""
+    from skbait._kernels.threads import loop_on_one_thread
+
     D = d * k
     per_row = 2 * d * 2 * k * k + 8 * k * k + 4 * k**3 + (1 / 3 + 2 / 3) * k**3
-    candidates = (n * per_row + 2 * D * D * k,
-                  8 * (n * d + 2 * n * k + 2 * n * 2 * k * k + 2 * D * D))
+    candidates = n * per_row, 8 * (n * d + 2 * n * k + 2 * n * 2 * k * k)
     products = 4 * D * D * k + 2 * D * D, 8 * 3 * D * D
-    return candidates, products
+    update = 2 * D * D * k, 8 * 2 * D * D
+    # DesignState.global_beside, with the compiled pass
+    beside = loop_on_one_thread(True, D, k)
+    add = lambda part: tuple(a + b for a, b in zip(part, update))  # noqa: E731
+    return (add(candidates), products) if beside else (candidates, add(products))
 
 
 def _bound(work, rates):
