@@ -272,10 +272,11 @@ def step_work(n, d, k):
     candidates = n * per_row, 8 * (n * d + 2 * n * k + 2 * n * 2 * k * k)
     products = 4 * D * D * k + 2 * D * D, 8 * 3 * D * D
     update = 2 * D * D * k, 8 * 2 * D * D
-    # DesignState.global_beside, with the compiled pass
-    beside = loop_on_one_thread(True, D, k)
-    add = lambda part: tuple(a + b for a, b in zip(part, update))  # noqa: E731
-    return (add(candidates), products) if beside else (candidates, add(products))
+    if loop_on_one_thread(True, D, k):  # DesignState.global_beside, with the compiled pass
+        candidates = tuple(a + b for a, b in zip(candidates, update))
+    else:
+        products = tuple(a + b for a, b in zip(products, update))
+    return candidates, products
 
 
 def _bound(work, rates):

@@ -27,6 +27,14 @@ def sym_matmul(sym, other):
     return (other.transpose(-2, -1) @ sym).transpose(-2, -1)
 
 
+def row_memory(sym):
+    """A symmetric ``sym``'s memory as C-contiguous rows, for products that read it row by
+    row: the columns of a column-major ``sym`` (LAPACK's inverse), so that ``xᵀ`` times
+    them is ``(sym @ x)ᵀ`` exactly as stored; the rows of a row-major one (its columns, by
+    symmetry); else a row-major copy."""
+    return sym.T if sym.T.is_contiguous() else sym.contiguous()
+
+
 def spd_inverse(matrix):
     """Inverse of a symmetric positive definite matrix through its Cholesky factor."""
     chol, info = torch.linalg.cholesky_ex(matrix)

@@ -73,17 +73,19 @@ def selection_threads(pool, n_matrices):
         _budget.reset(token)
 
 
-def setup_threads(pool, n_matrices):
+def setup_threads(pool, n_matrices, *, max_threads=None):
     """Threads for the compiled contractions of a selection's setup over ``pool`` (``F``
     and every candidate's first blocks), or None where torch does them, on its own
     threads (the compiled kernels do not apply to its rows, or ``k`` is over
-    ``SETUP_COMPILED_MAX_K``): as many of the caller's (:func:`thread_budget`) as a pass
-    over these rows takes (:func:`~skbait._kernels._fused.choose_threads`: one for a small
-    state)."""
+    ``SETUP_COMPILED_MAX_K``): as many of ``max_threads`` (by default the caller's,
+    :func:`thread_budget`; a refresh in the loop passes what its
+    :class:`~skbait._kernels._fused.CoreWatch` allows) as a pass over these rows takes
+    (:func:`~skbait._kernels._fused.choose_threads`: one for a small state)."""
     if pool.s.shape[1] > SETUP_COMPILED_MAX_K or not _fused.applies_to(pool.h):
         return None
     return _fused.choose_threads(pool.h.shape[0], pool.s.shape[1], n_matrices,
-                                 max_threads=thread_budget())
+                                 max_threads=thread_budget() if max_threads is None
+                                 else max_threads)
 
 
 def thread_budget():

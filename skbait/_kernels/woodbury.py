@@ -35,6 +35,7 @@ from ._linalg import (
     SmallSolver,
     checked_cholesky,
     cholesky_of_inverse,
+    row_memory,
     spd_inverse,
     sym_matmul,
     symmetric,
@@ -107,9 +108,8 @@ class CandidateRows:
         the compiled kernels, on :func:`~skbait._kernels.threads.setup_threads`, and no
         more threads than the passes get: a refresh in the loop while other processes
         share the cores runs on :attr:`cores`' lowered count)."""
-        threads = setup_threads(self.factors, len(matrices))
-        if threads is not None:
-            threads = min(threads, self.cores.max_threads())
+        threads = setup_threads(self.factors, len(matrices),
+                                max_threads=self.cores.max_threads())
         blocks = quad_forms(self.factors, matrices, chunk_size=self.chunk_size,
                             threads=threads)
         self.blocks = _lanes(blocks) if self.lanes else blocks
@@ -292,8 +292,8 @@ class DesignState(GreedyState):
         pos = self.members.index(index)
         factor = self.member_factors.dense(pos)
         # −A⁻¹ = (I − UᵀM⁻¹U)⁻¹ = I + P̂: from the member state, not from a cancellation
-        r = self.member_factors.product(self.minv, pos) @ checked_cholesky(self.eye
-                                                                           + self.p_hat[pos])
+        r = self.member_factors.product(self.minv, pos)
+        r = r @ checked_cholesky(self.eye + self.p_hat[pos])
         keep = [i for i in range(len(self.members)) if i != pos]
         self.members = [self.members[i] for i in keep]
         self.member_factors = self.member_factors.rows(torch.tensor(keep, dtype=torch.long,
@@ -307,11 +307,8 @@ class DesignState(GreedyState):
         :attr:`compiled_global`, else :func:`~skbait._kernels._linalg.sym_matmul`."""
         if not self.compiled_global:
             return sym_matmul(sym, other)
-        # rows of memory: the columns of a column-major sym (LAPACK's M⁻¹), so xᵀ memory
-        # is (sym @ x)ᵀ; of a row-major one, its rows (= columns, by symmetry)
-        memory = sym.T if sym.T.is_contiguous() else sym.contiguous()
         out = other.new_empty((other.shape[1], sym.shape[0]))
-        return _fused.narrow_product(other.contiguous(), memory, out).T
+        return _fused.narrow_product(other.contiguous(), row_memory(sym), out).T
 
     def pack(self, row):
         """Pool row ``row`` for another shard: its ``h, s, u`` and, with removals, its
