@@ -145,6 +145,7 @@ def test_matches_eager(k, layout, halves, kind, sign):
     rows = 300 if k <= 10 else 60  # 300 and 60: the last block of lanes is padded
     pq, (h, right), s, u = _problem(rows, k, halves, sign, seed=k + 7 * halves)
     want_pq, want = _eager(pq, (h, right), s, u, sign, halves, kind, layout)
+    start = pq.clone()
     (pq, h, s, u), back = _layout(layout, pq, h, s, u)
     before = [t.clone() for t in (h, right, s, u)]
     n_out = rows if layout == "rows" else pq.shape[0] * _fused.LANES
@@ -155,6 +156,13 @@ def test_matches_eager(k, layout, halves, kind, sign):
     state = back(pq)
     if layout == "lanes":  # the padding of the last block stays zero
         assert not _from_lanes(pq, pq.shape[0] * _fused.LANES)[rows:].any()
+        # P's upper triangle is left as it was, and made whole from the lower one it is
+        # the eager state's
+        upper = torch.ones(k, k, dtype=torch.bool).triu(1)
+        before_p = start[:, :, :k]
+        assert torch.equal(state[:, :, :k][:, upper], before_p[:, upper])
+        lower = state[:, :, :k].tril()
+        state[:, :, :k] = lower + lower.tril(-1).mT
     # the state after the update agrees to rounding of its largest entries
     assert (state - want_pq).abs().max() <= 1e-13 * want_pq.abs().max()
     # P stays exactly symmetric (the update adds the same terms in the same order)
@@ -621,6 +629,12 @@ def test_candidate_rows_are_in_the_lanes_layout_up_to_16_classes(k, lanes, monke
         assert got.shape == (n + 5,)
         _assert_close_rel(got, want, rtol=1e-10)
         assert torch.equal(got[n:], got[:5])
+    # after an update too, a row in the lanes layout comes whole (P made symmetric from
+    # the lower triangle the pass keeps), the eager path's row to rounding
+    for index in (0, 63, 149, 154):
+        row = state.rows.row(index)
+        assert torch.equal(row[:, :k], row[:, :k].mT) or not lanes
+        torch.testing.assert_close(row, eager.rows.row(index), rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("small_products", [True, False])

@@ -72,7 +72,8 @@ class CandidateRows:
     For ``k ≤ LANES_MAX_K`` the compiled pass keeps the blocks, and its own copy of ``s``
     and ``u``, in the lanes layout (:mod:`~skbait._kernels._fused._lanes`: ``LANES`` rows
     to a block, the row innermost, the last block padded with zero rows, whose scores are
-    dropped); it reads ``h`` as it is.
+    dropped; the pass keeps only the lower triangle of each ``P_x``, which :meth:`row`
+    makes whole); it reads ``h`` as it is.
     """
 
     def __init__(self, factors, *, chunk_size=None):
@@ -115,11 +116,15 @@ class CandidateRows:
         self.blocks = _lanes(blocks) if self.lanes else blocks
 
     def row(self, index):
-        """The blocks of pool row ``index`` (a view)."""
+        """The blocks of pool row ``index``: a view, or in the lanes layout a copy with
+        ``P_x`` made whole from the lower triangle that the compiled pass keeps."""
         row = int(index if self.inverse is None else self.inverse[index])
-        if self.lanes:
-            return self.blocks[row // self.unit, :, :, row % self.unit]
-        return self.blocks[row]
+        if not self.lanes:
+            return self.blocks[row]
+        block = self.blocks[row // self.unit, :, :, row % self.unit].clone()
+        p = block[:, : self.k]
+        p.copy_(p.tril() + p.tril(-1).mT)
+        return block
 
     def expand(self, values):
         """Per-distinct-row ``values`` as one value per pool row."""

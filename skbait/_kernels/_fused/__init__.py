@@ -44,7 +44,8 @@ used through zero-copy ``.numpy()`` views):
 
 In the lanes layout ``pq`` is (blocks, k, halves·k, LANES), ``s`` and ``u`` (blocks, k,
 LANES), with ``pq[b, i, j, l]`` entry ``(i, j)`` of row ``b·LANES + l`` (the same for
-``s`` and ``u``), and ``out`` (blocks·LANES,); ``h`` and ``right`` are as above, ``h``
+``s`` and ``u``; of ``P_x`` the updates keep only the lower triangle, all the gains
+read), and ``out`` (blocks·LANES,); ``h`` and ``right`` are as above, ``h``
 without the padding of the last block (``blocks = ⌈rows / LANES⌉``). The functions take
 either layout, told apart by ``pq``'s dimensions.
 

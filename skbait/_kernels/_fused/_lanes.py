@@ -6,7 +6,8 @@ over ``k`` or ``2k`` entries as on their arithmetic. Here the state of ``LANES``
 candidates is stored together, the candidate innermost (the *lanes layout*):
 
 - ``pq``: (blocks, k, halves·k, LANES), ``pq[b, i, j, l]`` is entry ``(i, j)`` of
-  ``[P_x | Q_x]`` for candidate ``x = b·LANES + l``;
+  ``[P_x | Q_x]`` for candidate ``x = b·LANES + l``, where for ``P_x`` only its lower
+  triangle (``j ≤ i``) is kept up to date: the updates leave the upper one as it was;
 - ``s``, ``u``: (blocks, k, LANES);
 - ``h``: (rows, d) as in the row pass, not copied: ``rows`` is ``blocks·LANES`` less the
   padding of the last block (its rows are taken as zeros);
@@ -19,7 +20,8 @@ so that every loop is ``LANES`` long, whatever ``k`` is. For each block:
    ``h`` in place), whose ``(k·halves·k, LANES)`` output is already ``Y`` laid out
    ``(k, halves·k, LANES)``;
 1. the ``C``-transform of each length-``k`` segment of ``Y``, in place;
-2. the rank-``k`` update ``[P | Q] −= sign · Y[:, :k]ᵀ Y``, four terms at a time;
+2. the rank-``k`` update ``[P | Q] −= sign · Y[:, :k]ᵀ Y``, four terms at a time, on
+   ``P``'s lower triangle and the whole of ``Q``;
 3. the gain: ``tr((I + P)⁻¹ Q)`` by the congruence ``L⁻¹ Q L⁻ᵀ`` of the pivot-free
    ``L D Lᵀ`` of ``I + P``, on lower triangles (the fewest operations, all of them
    ``LANES`` long), or
@@ -118,9 +120,11 @@ def _transform(y, s, u, t):  # pragma: no cover - jitted
 
 @jit
 def _update(pq, y, sign, scaled):  # pragma: no cover - jitted
-    """``pq[i, j] −= Σ_c (sign · y[c, i]) y[c, j]``, four ``c`` at a time. Entry ``(j, i)``
-    of ``P`` gets the same products as ``(i, j)`` (``sign = ±1`` scales exactly), so ``P``
-    stays exactly symmetric."""
+    """``pq[i, j] −= Σ_c (sign · y[c, i]) y[c, j]``, four ``c`` at a time, on ``P``'s lower
+    triangle (``j ≤ i``) and the whole of ``Q``: the gains read only that triangle of
+    ``P`` (and in this layout its upper triangle is never written, a fifth fewer
+    operations and state written at ``k = 10``). Each entry gets the same products in
+    the same order as when the whole of ``P`` was updated."""
     k = pq.shape[0]
     hk = pq.shape[1]
     for i in range(k):
@@ -137,6 +141,8 @@ def _update(pq, y, sign, scaled):  # pragma: no cover - jitted
             w2 = scaled[c + 2]
             w3 = scaled[c + 3]
             for j in range(hk):
+                if i < j < k:  # P's upper triangle
+                    continue
                 pij = pi[j]
                 y0 = y[c, j]
                 y1 = y[c + 1, j]
@@ -148,6 +154,8 @@ def _update(pq, y, sign, scaled):  # pragma: no cover - jitted
         while c < k:
             w0 = scaled[c]
             for j in range(hk):
+                if i < j < k:
+                    continue
                 pij = pi[j]
                 y0 = y[c, j]
                 for v in range(LANES):
