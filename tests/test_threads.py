@@ -9,12 +9,15 @@ The loop's own policy (torch on one thread beside the compiled pass) is tested w
 pass, in tests/test_fused.py.
 """
 
+import contextlib
 import time
 
 import numpy as np
 import pytest
 import torch
+from sklearn.linear_model import LogisticRegression
 
+from skbait import BaitSampler, UncertaintySampler
 from skbait._kernels import _fused
 from skbait._kernels import bait as bait_kernel
 from skbait._kernels import logdet as logdet_kernel
@@ -312,3 +315,77 @@ def test_passes_beside_another_process_take_one_thread_and_the_same_picks(monkey
     # the initial scores' pass (not spied) and the first update saw the cores shared; then
     # three passes on one thread, a try of both, found shared again, and so on
     assert len(seen) >= 6 and seen == ([2] + [1, 1, 1, 2] * len(seen))[:len(seen)], seen
+
+
+# --- a model's forward pass -----------------------------------------------------------------
+
+def _blas_threads():
+    import threadpoolctl
+
+    return [info["num_threads"] for info in threadpoolctl.threadpool_info()
+            if info["user_api"] == "blas"]
+
+
+class _RecordingModel(LogisticRegression):
+    """A classifier that records the BLAS libraries' thread counts in its forward pass."""
+
+    seen = []
+
+    def predict_proba(self, X):
+        type(self).seen.append(_blas_threads())
+        return super().predict_proba(X)
+
+
+def _forward_threads(make, X, monkeypatch, limit=None):
+    import threadpoolctl
+
+    from skbait._kernels import threads
+
+    if limit is not None:
+        monkeypatch.setattr(threads, "FORWARD_ONE_THREAD_MAX", limit)
+    X_lab, y_lab = X[:30], np.arange(30) % 3
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        before = _blas_threads()
+        _RecordingModel.seen = []
+        make(_RecordingModel(max_iter=50)).fit(X_lab, y_lab).select(X, 3)
+        assert _blas_threads() == before  # the caller's setting is back
+    return before, _RecordingModel.seen
+
+
+_FORWARD_SAMPLERS = {
+    "bait": lambda model: BaitSampler(model, device="cpu"),
+    "uncertainty": lambda model: UncertaintySampler(model, device="cpu"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_FORWARD_SAMPLERS))
+def test_a_small_forward_runs_its_blas_on_one_thread(name, monkeypatch):
+    # a second BLAS thread gains nothing there, and its idle worker would spin on the
+    # other core into the selection (benchmarks/README.md, "A model's BLAS threads")
+    X = np.random.default_rng(0).normal(size=(60, 4))
+    before, seen = _forward_threads(_FORWARD_SAMPLERS[name], X, monkeypatch)
+    assert before and all(n == 2 for n in before)
+    assert seen and all(threads == [1] * len(before) for threads in seen)
+
+
+@pytest.mark.parametrize("name", sorted(_FORWARD_SAMPLERS))
+def test_a_large_forward_keeps_the_callers_blas_threads(name, monkeypatch):
+    X = np.random.default_rng(0).normal(size=(60, 4))
+    # the labeled set (30 × 4, seen by BAIT's fit) and the pool are both over the limit
+    before, seen = _forward_threads(_FORWARD_SAMPLERS[name], X, monkeypatch, limit=30 * 4 - 1)
+    assert seen and all(threads == before for threads in seen)
+
+
+def test_forward_threads_counts_the_values_of_the_input(monkeypatch):
+    from scipy import sparse
+
+    from skbait._kernels import threads
+
+    monkeypatch.setattr(threads, "FORWARD_ONE_THREAD_MAX", 100)
+    held = lambda X: not isinstance(threads.forward_threads(X),  # noqa: E731
+                                    contextlib.nullcontext)
+    assert held(np.zeros((10, 10))) and not held(np.zeros((10, 11)))
+    assert held(torch.zeros(5, 20)) and not held(torch.zeros(5, 21))
+    assert held(sparse.random(1000, 1000, density=1e-4, random_state=0))  # 100 stored
+    assert not held(sparse.random(1000, 1000, density=2e-4, random_state=0))
+    assert not held(["a text"] * 3)  # no shape: its cost is unknown

@@ -48,6 +48,15 @@ PARALLEL_PRODUCT_MIN = 2**27
 #: products too, the whole selection runs on one thread (benchmarks/README.md,
 #: "bench_cpu.py").
 PARALLEL_STATE_MIN = 1 << 20
+#: A model's forward pass inside ``select`` runs its BLAS (numpy's OpenBLAS, for a
+#: scikit-learn model) on one thread when its input has at most this many values (32 MB of
+#: float64): there a second thread saves at most a few milliseconds, and OpenBLAS's idle
+#: worker then spins on the other core for about 0.1 s, into the selection that follows.
+#: On digits that spin was a third of a core for the whole select (1.0 s of the worker's
+#: CPU time over ten selects, 0.1 s with the forward on one thread), and beside another
+#: process it slowed the select to 1.3 to 1.5 times its quiet one-thread time
+#: (benchmarks/README.md, "A model's BLAS threads").
+FORWARD_ONE_THREAD_MAX = 1 << 22
 #: With the fused CPU pass and small products, torch runs the whole selection on one
 #: thread (the pass keeps the caller's, as do the setup's two pair contractions, compiled:
 #: threads.setup_threads) while ``n·d²·k²`` is below this: the setup's GEMMs

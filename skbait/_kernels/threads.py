@@ -23,6 +23,9 @@ So (benchmarks/README.md, "bench_cpu.py"):
   threads it gets (one, on two cores beside one busy process: the selection's
   :class:`~skbait._kernels._fused.CoreWatch`, which sees its threads wait for their time
   slices and tries the whole budget again every few passes).
+- a model's forward pass over a small input runs its BLAS on one thread
+  (:func:`forward_threads`): a second thread gains nothing there, and its idle worker
+  would spin on the other core into the selection.
 
 Each returns a context manager that restores the caller's setting, also on an error.
 """
@@ -30,10 +33,12 @@ Each returns a context manager that restores the caller's setting, also on an er
 import contextlib
 import contextvars
 
+import numpy as np
 import torch
 
 from . import _fused
 from ._constants import (
+    FORWARD_ONE_THREAD_MAX,
     PARALLEL_PRODUCT_MIN,
     PARALLEL_SETUP_MIN,
     PARALLEL_STATE_MIN,
@@ -43,6 +48,9 @@ from ._numerics import torch_threads
 
 # torch's thread count when the running selection started (None outside one)
 _budget = contextvars.ContextVar("skbait_thread_budget", default=None)
+# threadpoolctl's handle on the process's BLAS libraries, made on the first forward pass
+# (the model's BLAS is loaded by then); scanning for them costs about 4 ms a time
+_controller = []
 
 
 @contextlib.contextmanager
@@ -86,6 +94,28 @@ def setup_threads(pool, n_matrices, *, max_threads=None):
     return _fused.choose_threads(pool.h.shape[0], pool.s.shape[1], n_matrices,
                                  max_threads=thread_budget() if max_threads is None
                                  else max_threads)
+
+
+def forward_threads(X):
+    """The BLAS threads a model's forward pass over ``X`` runs on: one when ``X`` has at
+    most ``FORWARD_ONE_THREAD_MAX`` values (its stored entries, for a sparse matrix), else
+    the caller's; restored afterwards, also on an error.
+
+    A small forward gains nothing from a second BLAS thread, and OpenBLAS's worker then
+    spins for about 0.1 s on the other core, into the selection that follows (beside
+    another process, in its way). Inputs without a ``shape`` (a list of texts for a
+    pipeline) keep the caller's threads: their cost is unknown.
+    """
+    shape = getattr(X, "shape", None)
+    try:
+        values = int(getattr(X, "nnz", None) or np.prod(shape)) if shape else None
+    except (TypeError, ValueError):  # a shape that is not a tuple of sizes
+        values = None
+    if values is None or values > FORWARD_ONE_THREAD_MAX:
+        return contextlib.nullcontext()
+    if not _controller:
+        _controller.append(_fused.blas_controller())
+    return _fused.one_blas_thread(_controller[0])
 
 
 def thread_budget():

@@ -69,9 +69,10 @@ from ._parallel import CoreWatch, choose_threads, one_blas_thread, parallel_rows
 from ._pass import _rows_kernel, _tile_kernel, tile_rows
 from ._setup import GRAM_PAIRS, _gram_kernel, _pairs_kernel, block_rows
 
-__all__ = ["LANES", "LANES_MAX_K", "CoreWatch", "applies_to", "available", "choose_threads",
-           "compile_info", "gains", "narrow_product", "pair_contraction", "pair_gram",
-           "tile_rows", "update_and_gains", "update_members"]
+__all__ = ["LANES", "LANES_MAX_K", "CoreWatch", "applies_to", "available", "blas_controller",
+           "choose_threads", "compile_info", "gains", "narrow_product", "one_blas_thread",
+           "pair_contraction", "pair_gram", "tile_rows", "update_and_gains",
+           "update_members"]
 
 _KINDS = {None: 0, "none": 0, "trace": 1, "logdet": 2}
 
@@ -131,8 +132,10 @@ def _blas_info(controller):
             for info in controller.info() if info.get("user_api") == "blas"]
 
 
-def _blas_controller():
-    """threadpoolctl's handle on the BLAS that the tiles' ``dgemm`` calls (loaded by now)."""
+def blas_controller():
+    """threadpoolctl's handle on the BLAS libraries loaded in this process now (None
+    without threadpoolctl); at compile time it includes the one the tiles' ``dgemm``
+    calls."""
     try:
         import threadpoolctl
 
@@ -188,7 +191,7 @@ def _kernels():
             if _state["kernel"] is None and _state["error"] is None:
                 try:
                     _state["kernel"], _state["info"] = _compile()
-                    _state["blas"] = _blas_controller()
+                    _state["blas"] = blas_controller()
                     _state["info"]["blas"] = _blas_info(_state["blas"])
                 except Exception as exc:  # no numba, or it cannot compile here
                     _state["error"] = exc
