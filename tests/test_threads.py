@@ -3,7 +3,8 @@ runs on one thread from its setup on; so does torch when the compiled pass does 
 per-candidate work and the products and the setup's GEMMs are small, the pass keeping the
 caller's threads; a large one keeps the caller's threads; and the caller's setting comes
 back afterwards, also after an error. Beside other processes, the compiled pass takes
-fewer threads (its CoreWatch) and picks the same batch.
+fewer threads (its CoreWatch) and picks the same batch. A model's forward pass over a
+small input runs its BLAS on one thread.
 
 The loop's own policy (torch on one thread beside the compiled pass) is tested with the
 pass, in tests/test_fused.py.
