@@ -32,6 +32,7 @@ Each returns a context manager that restores the caller's setting, also on an er
 
 import contextlib
 import contextvars
+import functools
 
 import numpy as np
 import torch
@@ -48,9 +49,6 @@ from ._numerics import torch_threads
 
 # torch's thread count when the running selection started (None outside one)
 _budget = contextvars.ContextVar("skbait_thread_budget", default=None)
-# threadpoolctl's handle on the process's BLAS libraries, made on the first forward pass
-# (the model's BLAS is loaded by then); scanning for them costs about 4 ms a time
-_controller = []
 
 
 @contextlib.contextmanager
@@ -113,9 +111,14 @@ def forward_threads(X):
         values = None
     if values is None or values > FORWARD_ONE_THREAD_MAX:
         return contextlib.nullcontext()
-    if not _controller:
-        _controller.append(_fused.blas_controller())
-    return _fused.one_blas_thread(_controller[0])
+    return _fused.one_blas_thread(_forward_blas())
+
+
+@functools.cache
+def _forward_blas():
+    # threadpoolctl's handle on the process's BLAS libraries, made on the first forward
+    # pass (the model's BLAS is loaded by then): scanning for them costs about 4 ms a time
+    return _fused.blas_controller()
 
 
 def thread_budget():
