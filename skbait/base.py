@@ -21,7 +21,6 @@ from ._heads import final_step, head_task, is_net, last_layer
 from ._heads._models import _unwrap
 from ._kernels.fisher import binary_factors, rank_one_factors, softmax_factors
 from ._kernels.memory import representation_bytes
-from ._kernels.threads import forward_threads
 from .utils._device import resolve_device
 from .utils._docstring import fill_doc
 from .utils._memory import MEMORY_ADVICE, check_memory
@@ -343,8 +342,7 @@ class LastLayerSampler(ModelSampler):
         self.embedding = embedding
 
     def _last_layer(self, X):
-        with forward_threads(X):
-            layer = last_layer(self.estimator_, X, self.embedding, check=self._check_memory)
+        layer = last_layer(self.estimator_, X, self.embedding, check=self._check_memory)
         if not np.all(np.isfinite(layer.features)):
             raise ValueError("The representation of X contains NaN or infinity.")
         return layer

@@ -1,7 +1,6 @@
 """Uncertainty sampling: the points the model is least sure about."""
 
 from ._heads import predict_proba
-from ._kernels.threads import forward_threads
 from ._kernels.uncertainty import top_n, uncertainty
 from .base import ModelSampler
 from .utils._docstring import fill_doc
@@ -65,8 +64,7 @@ class UncertaintySampler(ModelSampler):
         return "proba"  # any classifier with predict_proba
 
     def _select(self, X_pool, n):
-        with forward_threads(X_pool):
-            proba = predict_proba(self.estimator_, X_pool)
+        proba = predict_proba(self.estimator_, X_pool)
         return top_n(uncertainty(self._tensor(proba), self.method), n)
 
     def __sklearn_tags__(self):

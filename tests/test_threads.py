@@ -18,7 +18,7 @@ import pytest
 import torch
 from sklearn.linear_model import LogisticRegression
 
-from skbait import BaitSampler, UncertaintySampler
+from skbait import BaitSampler, CoresetSampler, UncertaintySampler
 from skbait._kernels import _fused
 from skbait._kernels import bait as bait_kernel
 from skbait._kernels import logdet as logdet_kernel
@@ -353,8 +353,17 @@ def _forward_threads(make, X, monkeypatch, limit=None):
     return before, _RecordingModel.seen
 
 
+def _recording_embedding(estimator, X):
+    """Coreset's representation of a linear model is X itself: a callable embedding is
+    its forward pass, recorded as the model's."""
+    _RecordingModel.seen.append(_blas_threads())
+    return X
+
+
 _FORWARD_SAMPLERS = {
     "bait": lambda model: BaitSampler(model, device="cpu"),
+    "coreset": lambda model: CoresetSampler(model, embedding=_recording_embedding,
+                                            device="cpu"),
     "uncertainty": lambda model: UncertaintySampler(model, device="cpu"),
 }
 

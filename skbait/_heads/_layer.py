@@ -1,6 +1,7 @@
 """A fitted model's last layer on ``X``: the representation ``h(x)`` (the one hook every
 sampler uses), the checked probabilities, and the head kind."""
 
+import functools
 import sys
 from dataclasses import dataclass
 
@@ -11,6 +12,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_array, validate_data
 
 from .._kernels.memory import representation_bytes
+from .._kernels.threads import forward_threads
 from ..utils._memory import DENSIFY_MAX_BYTES, MEMORY_ADVICE, check_memory
 from ..utils._validation import check_probabilities as _check_probabilities
 from ..utils._validation import num_rows
@@ -59,6 +61,18 @@ class Representation:
     output_layer: object = None
 
 
+def _forward(function):
+    """``function(estimator, X, ...)``, a model's forward pass over ``X``, on
+    :func:`~skbait._kernels.threads.forward_threads` (one BLAS thread for a small ``X``):
+    every sampler's forward goes through the functions decorated with it."""
+    @functools.wraps(function)
+    def run(estimator, X, *args, **kwargs):
+        with forward_threads(X):
+            return function(estimator, X, *args, **kwargs)
+    return run
+
+
+@_forward
 def representation(estimator, X, embedding=None):
     """``h(x)`` of a fitted ``estimator`` on ``X``: the one hook every sampler uses.
 
@@ -160,6 +174,7 @@ def _predict(estimator):
         estimator.predict)
 
 
+@_forward
 def predict_proba(estimator, X):
     """``estimator.predict_proba(X)`` as float64, checked to be probabilities.
 
