@@ -24,6 +24,12 @@ its own start-up, and numba's compile or cache load is counted where it happens)
   else), against that GEMM's FLOPs at the 2048² rate: BLAS runs an inner dimension of
   ``d = 64`` well below its large-matrix rate, and no fusion of the rest lowers that part.
   The last ratio puts the measured time of that GEMM in place of its share of the bound.
+- **the pass's parts** (the lanes layout, ``k ≤ LANES_MAX_K``): one thread's pass over the
+  pool stopped after each of its parts (:func:`lanes_parts_seconds`: the GEMM, the
+  ``C``-transform, the rank-``k`` update, the gains, the library's own compiled parts),
+  each against its own bound: where the step's time beyond its GEMM goes. The update's
+  bytes are the state's, read and written once; where the state fits in the caches (the
+  quick sizes) it runs below that bound.
 - **direct**: the authors' direct formulation (``bench_bait.direct_step_seconds``: every
   candidate's ``k × D`` factor against ``M⁻¹`` and ``F`` at every step), timed for two
   steps and extrapolated to the ``2B`` forward steps of a batch, at 2 threads.
@@ -53,6 +59,7 @@ Usage::
 """
 
 import argparse
+import functools
 import json
 import multiprocessing
 import os
@@ -211,44 +218,134 @@ def blas_kernels():
                      for lib in _fused.compile_info().get("blas", []))
 
 
+@functools.cache
+def _compiled():
+    """The pass's pieces as the benchmark runs them alone, compiled here (numba, not
+    cached), releasing the GIL as the pass does: the GEMM of the lanes layout's blocks or
+    of the row pass's tiles, and the lanes pass up to and including one of its parts."""
+    import numba
+    import numpy as np
+
+    from skbait._kernels._fused import _lanes
+
+    lanes = _lanes.LANES
+    transform, update, gain = _lanes._transform, _lanes._update, _lanes._gain
+
+    @numba.njit(nogil=True)
+    def blocks_gemm(h, right_t, lo, hi):
+        out = np.empty((right_t.shape[0], lanes))
+        for block in range(lo, hi):
+            np.dot(right_t, h[block * lanes:(block + 1) * lanes].T, out)
+
+    @numba.njit(nogil=True)
+    def tiles_gemm(h, right, tile, lo, hi):
+        buffer = np.empty((tile, right.shape[1]))
+        for start in range(lo, hi, tile):
+            stop = min(start + tile, hi)
+            np.dot(h[start:stop], right, buffer[:stop - start])
+
+    @numba.njit(nogil=True)
+    def lanes_parts(h, right_t, pq, s, u, out, parts):
+        # _lanes._lanes_kernel's loop over blocks (trace gains), stopped after `parts` of
+        # its four parts: the GEMM, the C-transform, the update, the gains
+        k, hk = pq.shape[1], pq.shape[2]
+        y = np.empty((k * hk, lanes))
+        scaled, t, rw = np.empty((k, lanes)), np.empty(lanes), np.empty((k, lanes))
+        z = np.empty((k, hk, lanes))
+        for b in range(pq.shape[0]):
+            np.dot(right_t, h[b * lanes:(b + 1) * lanes].T, y)
+            if parts >= 2:
+                transform(y, s[b], u[b], t)
+            if parts >= 3:
+                update(pq[b], y.reshape((k, hk, lanes)), -1.0, scaled)  # keeps I + P > 0
+            if parts >= 4:
+                gain(pq[b], z, 1, t, scaled, rw, out[b * lanes:(b + 1) * lanes])
+
+    return blocks_gemm, tiles_gemm, lanes_parts
+
+
 def tile_gemm_seconds(n, d, k, threads, reps=5):
     """The pass's GEMM alone: the pool's tiles ``h[tile] @ right`` (``d × 2k²``), or in the
     lanes layout (``k ≤ LANES_MAX_K``) its blocks ``rightᵀ @ h[block]ᵀ``, one ``np.dot``
-    per tile or block on one BLAS thread, handed to ``threads`` threads as the pass hands
-    them out. Its rate is BLAS's rate at that shape (inner dimension ``d``), not at
-    2048²: a floor under the pass that no fusion can lower."""
+    per tile or block on one BLAS thread, in compiled code that releases the GIL, handed
+    to ``threads`` threads as the pass hands them out. Its rate is BLAS's rate at that
+    shape (inner dimension ``d``), not at 2048²: a floor under the pass that no fusion can
+    lower."""
     import numpy as np
     import threadpoolctl
 
     from skbait._kernels import _fused
 
+    blocks_gemm, tiles_gemm, _ = _compiled()
     rng = np.random.default_rng(0)
     width = 2 * k * k
     if k <= _fused.LANES_MAX_K:
         lanes = _fused.LANES
         blocks = -(-n // lanes)
         h, right_t = rng.normal(size=(blocks * lanes, d)), rng.normal(size=(width, d))
-
-        def units(lo, hi):
-            out = np.empty((width, lanes))
-            for block in range(lo, hi):
-                np.dot(right_t, h[block * lanes:(block + 1) * lanes].T, out)
-
-        count, unit = blocks, 1
+        kernel, args, count, unit = blocks_gemm, (h, right_t), blocks, 1
         piece = -(-_fused._parallel.piece_rows(k, 2, 1) // lanes)  # in whole blocks
     else:
-        h, right = rng.normal(size=(n, d)), rng.normal(size=(d, width))
-        out = np.empty((n, width))
         tile = _fused.tile_rows(k)
-
-        def units(lo, hi):
-            for start in range(lo, hi, tile):
-                np.dot(h[start:min(start + tile, hi)], right, out[start:min(start + tile, hi)])
-
-        count, piece, unit = n, _fused._parallel.piece_rows(k, 2, tile), tile
+        h, right = rng.normal(size=(n, d)), rng.normal(size=(d, width))
+        kernel, args, count, unit = tiles_gemm, (h, right, tile), n, tile
+        piece = _fused._parallel.piece_rows(k, 2, tile)
     with threadpoolctl.threadpool_limits(1, user_api="blas"):
-        return _best(lambda: _fused._parallel.parallel_rows(units, (), count, threads, piece,
-                                                            unit), reps)
+        return _best(lambda: _fused._parallel.parallel_rows(kernel, args, count, threads,
+                                                            piece, unit), reps)
+
+
+def lanes_parts_seconds(n, d, k, reps=5):
+    """One thread's lanes pass over ``n`` candidates, part by part: the seconds of its GEMM,
+    ``C``-transform, rank-``k`` update and gains, each the difference between the pass
+    stopped after that part and before it (the same compiled parts as the pass's, on a
+    state whose ``I + P_x`` are well conditioned, as a selection's are)."""
+    import numpy as np
+    import threadpoolctl
+
+    from skbait._kernels import _fused
+
+    _, _, lanes_parts = _compiled()
+    lanes, hk = _fused.LANES, 2 * k
+    blocks = -(-n // lanes)
+    rng = np.random.default_rng(0)
+    h = rng.normal(size=(blocks * lanes, d)) / np.sqrt(d)
+    right_t = rng.normal(size=(k * hk, d)) * 0.1
+    a = rng.normal(size=(blocks, k, k, lanes)) / np.sqrt(k)
+    pq = np.empty((blocks, k, hk, lanes))
+    pq[:, :, :k] = np.einsum("bicl,bjcl->bijl", a, a)
+    pq[:, :, k:] = pq[:, :, :k]
+    s = rng.uniform(0.1, 0.5, size=(blocks, k, lanes))
+    u = rng.uniform(0.0, 0.2, size=(blocks, k, lanes))
+    out = np.empty(blocks * lanes)
+    work = pq.copy()
+    cumulative = []
+    with threadpoolctl.threadpool_limits(1, user_api="blas"):
+        for parts in range(1, 5):
+            def run():
+                np.copyto(work, pq)  # every run lowers the same state
+                start = time.perf_counter()
+                lanes_parts(h, right_t, work, s, u, out, parts)
+                return time.perf_counter() - start
+
+            run()
+            cumulative.append(min(run() for _ in range(reps)))
+    return [b - a for a, b in zip([0.0] + cumulative[:-1], cumulative)]
+
+
+def _lanes_max_k():
+    from skbait._kernels import _fused
+
+    return _fused.LANES_MAX_K
+
+
+def part_work(n, d, k):
+    """(FLOPs, bytes) of the lanes pass's four parts, as :func:`step_work` counts them:
+    the GEMM reads ``h``; the update reads and writes ``[P | Q]`` (the other parts work on
+    what is in the core's caches)."""
+    state = 8 * n * 2 * k * k
+    return [(2 * n * d * 2 * k * k, 8 * n * d), (8 * n * k * k, 0),
+            (4 * n * k**3, 2 * state), ((1 / 3 + 2 / 3) * n * k**3, 0)]
 
 
 def _best(fn, reps):
@@ -339,7 +436,7 @@ def main(argv=None):
         f"numpy {each[1]:.1f}), copy {b:.1f} GB/s" for t, (g, b, each) in measured.items()))
     print(f"BLAS: {blas_kernels()}; OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')}")
     print()
-    ends, roofs, loads = [], [], []
+    ends, roofs, parts, loads = [], [], [], []
     for config in configs:
         n, d, k, B = _shape(config)
         runs = {}
@@ -392,6 +489,14 @@ def main(argv=None):
                           f"{(step - pass_) * 1e3:.2f} / {rest_bound * 1e3:.2f}",
                           "—" if eager_step is None else f"{eager_step * 1e3:.2f}",
                           "—" if eager_step is None else f"{eager_step / bound:.2f}"])
+        if k <= _lanes_max_k():
+            times = lanes_parts_seconds(n, d, k)
+            works = part_work(n, d, k)
+            bounds = [_bound(work, rates[1]) for work in works]
+            cells = [f"{t * 1e3:.2f} ms, {w[0] / t / 1e9:.1f} GFLOP/s, {t / b:.1f}×"
+                     for t, w, b in zip(times, works, bounds)]
+            parts.append([config, *cells, f"{sum(times) * 1e3:.2f} / {sum(bounds) * 1e3:.2f}",
+                          f"{sum(times[1:]) * 1e3:.2f} / {sum(bounds[1:]) * 1e3:.2f}"])
         quiet1 = runs["fused", 1]["seconds"]
         loads.append([config, f"{quiet1:.2f}", f"{fused['seconds']:.2f}",
                       f"{runs['fused', 2, 'load']['seconds']:.2f}",
@@ -414,6 +519,12 @@ def main(argv=None):
             "the pass's GEMM alone / at the GEMM rate", "that GEMM's GFLOP/s",
             "fused / bound with that GEMM",
             "its D×D part / part bound", "eager step", "eager / bound"], roofs)
+    if parts:
+        print("\nThe lanes pass's parts on one thread (each: time, its rate, its time against "
+              "its own bound at the one-thread rates above).")
+        _table(["config", "GEMM", "C-transform", "rank-k update", "gains",
+                "the four / their bounds (ms)", "the three after the GEMM / their bounds"],
+               parts)
     print("\nUnder load: one CPU-bound competitor (s; ratios to the quiet one-thread select of "
           "the same path).")
     _table(["config", "quiet 1 thread", "quiet 2 threads", "competitor, 2 threads",
