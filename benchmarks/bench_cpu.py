@@ -333,16 +333,11 @@ def lanes_parts_seconds(n, d, k, reps=5):
     return [b - a for a, b in zip([0.0] + cumulative[:-1], cumulative)]
 
 
-def _lanes_max_k():
-    from skbait._kernels import _fused
-
-    return _fused.LANES_MAX_K
-
-
 def part_work(n, d, k):
-    """(FLOPs, bytes) of the lanes pass's four parts, as :func:`step_work` counts them:
-    the GEMM reads ``h``; the update reads and writes ``[P | Q]`` (the other parts work on
-    what is in the core's caches)."""
+    """(FLOPs, bytes) of the pass's four parts, whose FLOPs :func:`step_work` sums: the GEMM
+    ``2·n·d·2k²``, the C-transform ``8·n·k²``, the rank-k update ``4·n·k³``, the gains
+    ``(1/3 + 2/3)·n·k³``; the GEMM reads ``h``, the update reads and writes ``[P | Q]``
+    (the other parts work on what is in the core's caches)."""
     state = 8 * n * 2 * k * k
     return [(2 * n * d * 2 * k * k, 8 * n * d), (8 * n * k * k, 0),
             (4 * n * k**3, 2 * state), ((1 / 3 + 2 / 3) * n * k**3, 0)]
@@ -365,8 +360,8 @@ def step_work(n, d, k):
     from skbait._kernels.threads import loop_on_one_thread
 
     D = d * k
-    per_row = 2 * d * 2 * k * k + 8 * k * k + 4 * k**3 + (1 / 3 + 2 / 3) * k**3
-    candidates = n * per_row, 8 * (n * d + 2 * n * k + 2 * n * 2 * k * k)
+    flops = sum(part[0] for part in part_work(n, d, k))
+    candidates = flops, 8 * (n * d + 2 * n * k + 2 * n * 2 * k * k)
     products = 4 * D * D * k + 2 * D * D, 8 * 3 * D * D
     update = 2 * D * D * k, 8 * 2 * D * D
     if loop_on_one_thread(True, D, k):  # DesignState.global_beside, with the compiled pass
@@ -421,6 +416,7 @@ def main(argv=None):
     parser.add_argument("--no-compile", action="store_true")
     args = parser.parse_args(argv)
     configs = args.configs or (QUICK if args.quick else CONFIGS)
+    from skbait._kernels import _fused
 
     print(f"# {os.cpu_count()} CPUs, torch {torch.__version__}, load average at start "
           f"{os.getloadavg()[0]:.2f}, {time.strftime('%Y-%m-%d %H:%M')}")
@@ -489,7 +485,7 @@ def main(argv=None):
                           f"{(step - pass_) * 1e3:.2f} / {rest_bound * 1e3:.2f}",
                           "—" if eager_step is None else f"{eager_step * 1e3:.2f}",
                           "—" if eager_step is None else f"{eager_step / bound:.2f}"])
-        if k <= _lanes_max_k():
+        if k <= _fused.LANES_MAX_K:
             times = lanes_parts_seconds(n, d, k)
             works = part_work(n, d, k)
             bounds = [_bound(work, rates[1]) for work in works]
